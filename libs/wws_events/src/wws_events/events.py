@@ -1,0 +1,15 @@
+"""The union of every event payload and the typed envelope around it."""
+
+from __future__ import annotations
+
+from wws_events._base import EnvelopeHead
+from wws_events.host import HostEvent
+from wws_events.workspace import WorkspaceActivityRecorded, WorkspaceEvent
+
+AnyEvent = WorkspaceEvent | HostEvent | WorkspaceActivityRecorded
+
+
+class Envelope(EnvelopeHead, frozen=True, kw_only=True):
+    """A decoded event of a type this build knows."""
+
+    data: AnyEvent

@@ -1,0 +1,3 @@
+"""WWS control-plane API."""
+
+__version__ = "0.1.0"

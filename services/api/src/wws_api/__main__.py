@@ -1,0 +1,3 @@
+from wws_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The Litestar application and the background workers that share its process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+from wws_api import __version__, desired, problems, recorder, relay
+from wws_api.auth import BearerAuth
+from wws_api.hosts import HostRegistry
+from wws_api.readmodel import ReadModel
+from wws_api.routes.audit import AuditController
+from wws_api.routes.hosts import HostController
+from wws_api.routes.system import health, problem_type
+from wws_api.routes.workspaces import WorkspaceController
+from wws_api.scheduler import Scheduler
+from wws_api.service import WorkspaceService
+from wws_api.settings import ApiSettings
+from wws_api.state import AppServices
+from wws_api.supervisor import Supervisor
+from wws_api.waiter import ReadModelWaiter
+from wws_service import bus
+from wws_service.clock import Clock, SystemClock
+from wws_store import db, projection
+
+log = structlog.get_logger("wws.api")
+
+
+def _services(state: State) -> AppServices:
+    services: AppServices = state.services
+    return services
+
+
+def _workspaces(state: State) -> WorkspaceService:
+    return _services(state).workspaces
+
+
+def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar:
+    """Build the app. Connections are opened by the lifespan, so the factory does no I/O."""
+    clk = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            pool = await stack.enter_async_context(db.pool(settings.database_url, max_size=20))
+            async with pool.acquire() as conn:
+                await db.migrate(conn)
+            nc = await stack.enter_async_context(bus.connect(settings.nats_url, name="wws-api"))
+            js = nc.jetstream()
+            await bus.ensure_streams(js)
+            registry = HostRegistry(clk, settings.host_ttl_s)
+            scheduler = Scheduler(
+                pool,
+                registry,
+                clk,
+                cpu_overcommit=settings.cpu_overcommit,
+                memory_overcommit=settings.memory_overcommit,
+                deadline_s=settings.provision_timeout_s,
+            )
+            waiter = ReadModelWaiter(pool)
+            await waiter.start(settings.database_url)
+            stack.push_async_callback(waiter.close)
+            stop = asyncio.Event()
+            services = AppServices(
+                settings=settings,
+                clock=clk,
+                pool=pool,
+                nc=nc,
+                js=js,
+                registry=registry,
+                scheduler=scheduler,
+                waiter=waiter,
+                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk),
+                stop=stop,
+                tasks=[],
+            )
+            app.state.services = services
+
+            def spawn(name: str, work: Awaitable[None]) -> None:
+                async def guarded() -> None:
+                    try:
+                        await work
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("api.worker_died", worker=name)
+
+                services.tasks.append(asyncio.create_task(guarded(), name=name))
+
+            spawn("hosts", registry.run(js, stop))
+            spawn("desired", desired.serve(pool, nc, stop))
+            if settings.run_workers:
+                spawn("relay", relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
+                spawn("recorder", recorder.run(pool, js, stop, batch=settings.recorder_batch))
+                spawn("read_model", projection.run(pool, ReadModel(), stop, dsn=settings.database_url))
+                spawn("scheduler", scheduler.run(stop))
+                spawn("supervisor", Supervisor(pool, registry, clk, org_id=settings.org_id).run(stop))
+            log.info("api.started", version=__version__, workers=settings.run_workers)
+            try:
+                yield
+            finally:
+                stop.set()
+                _, pending = await asyncio.wait(services.tasks, timeout=settings.shutdown_grace)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    return Litestar(
+        route_handlers=[WorkspaceController, HostController, AuditController, health, problem_type],
+        lifespan=[lifespan],
+        dependencies={
+            "services": Provide(_services, sync_to_thread=False),
+            "workspaces": Provide(_workspaces, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(
+                BearerAuth, exclude=["^/api/v1/openapi", "^/api/v1/health", "^/api/v1/problems", "^/api/v1/docs"]
+            )
+        ],
+        exception_handlers={Exception: problems.handle},
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        openapi_config=OpenAPIConfig(
+            title="WWS API",
+            version=__version__,
+            description="Remote workspaces on your own hosts; every change is an event in an auditable log.",
+            path="/api/v1",
+            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="WWS API token")}
+            ),
+            security=[{"bearer": []}],
+        ),
+        state=State(
+            {
+                "admin_token": settings.admin_token.reveal(),
+                "trusted_proxies": frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip()),
+                "org_id": settings.org_id,
+            }
+        ),
+        debug=False,
+        logging_config=None,
+    )

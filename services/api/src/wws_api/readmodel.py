@@ -1,0 +1,129 @@
+"""The API read model (``api_workspaces``, ``api_hosts``): a projection of the log that
+stores the folded ``WorkspaceState`` beside queryable columns."""
+
+from __future__ import annotations
+
+import msgspec
+
+from wws_events import Envelope, WorkspaceState, encode, evolve
+from wws_events import host as h
+from wws_events import workspace as w
+from wws_store.db import Conn
+from wws_store.eventstore import StoredEvent
+
+_state = msgspec.json.Decoder(WorkspaceState)
+_BUMPS_ACTIVITY = (
+    w.WorkspaceProvisionSucceeded,
+    w.WorkspaceStartSucceeded,
+    w.WorkspaceRestartSucceeded,
+    w.WorkspaceRebuildSucceeded,
+)
+
+_UPSERT = """
+INSERT INTO api_workspaces (workspace_id, org_id, name, owner_id, status, host_id, image, template, cpu, memory_mb,
+    disk_gb, generation, version, container_id, last_command_id, last_operation, last_error, created_at, updated_at,
+    status_changed_at, last_activity_at, position, state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18, $19, $20, $21, $22, $23::jsonb)
+ON CONFLICT (workspace_id) DO UPDATE SET status = EXCLUDED.status, host_id = EXCLUDED.host_id, image = EXCLUDED.image,
+    template = EXCLUDED.template, cpu = EXCLUDED.cpu, memory_mb = EXCLUDED.memory_mb, disk_gb = EXCLUDED.disk_gb,
+    generation = EXCLUDED.generation, version = EXCLUDED.version, container_id = EXCLUDED.container_id,
+    last_command_id = EXCLUDED.last_command_id, last_operation = EXCLUDED.last_operation,
+    last_error = EXCLUDED.last_error, updated_at = EXCLUDED.updated_at, status_changed_at = EXCLUDED.status_changed_at,
+    last_activity_at = EXCLUDED.last_activity_at, position = EXCLUDED.position, state = EXCLUDED.state
+"""
+
+
+class ReadModel:
+    """Projection ``api_read_model``."""
+
+    name: str = "api_read_model"
+    tables: tuple[str, ...] = ("api_workspaces", "api_hosts")
+
+    async def apply(self, conn: Conn, event: StoredEvent) -> None:
+        env = event.envelope
+        if not isinstance(env, Envelope):
+            return  # a type this build does not know: nothing to show for it
+        data = env.data
+        if isinstance(data, w.WorkspaceActivityRecorded):
+            await conn.execute(
+                """UPDATE api_workspaces SET last_activity_at = greatest(last_activity_at, $2), position = $3
+                   WHERE workspace_id = $1""",
+                data.workspace_id,
+                env.occurred_at,
+                event.position,
+            )
+        elif isinstance(data, (h.HostRegistered, h.HostLost, h.HostOrphanRemoved, h.HostReconciled)):
+            await self._host(conn, env, data, event.position)
+        elif env.stream_type == "workspace":
+            await self._workspace(conn, env, event.position)
+
+    async def _workspace(self, conn: Conn, env: Envelope, position: int) -> None:
+        row = await conn.fetchrow(
+            "SELECT state, last_activity_at FROM api_workspaces WHERE workspace_id = $1::uuid", env.stream_id
+        )
+        before = _state.decode(row["state"]) if row else None
+        state = evolve(before, env)
+        if state is None:
+            return
+        activity = row["last_activity_at"] if row else None
+        if isinstance(env.data, (w.WorkspaceCreated, *_BUMPS_ACTIVITY)):
+            activity = env.occurred_at if activity is None else max(activity, env.occurred_at)
+        await conn.execute(
+            _UPSERT,
+            state.workspace_id,
+            state.org_id,
+            state.name,
+            state.owner_id,
+            state.status,
+            state.host_id,
+            state.spec.image,
+            state.spec.template,
+            state.spec.resources.cpu,
+            state.spec.resources.memory_mb,
+            state.spec.resources.disk_gb,
+            state.generation,
+            state.version,
+            state.container_id,
+            state.last_command_id,
+            state.last_operation,
+            encode(state.last_error).decode() if state.last_error else None,
+            state.created_at,
+            state.updated_at,
+            state.status_changed_at,
+            activity,
+            position,
+            encode(state).decode(),
+        )
+
+    async def _host(self, conn: Conn, env: Envelope, data: h.HostEvent, position: int) -> None:
+        match data:
+            case h.HostRegistered():
+                await conn.execute(
+                    """INSERT INTO api_hosts (host_id, status, agent_version, runtime, capacity, address, registered_at, position)
+                       VALUES ($1, 'registered', $2, $3, $4::jsonb, $5, $6, $7)
+                       ON CONFLICT (host_id) DO UPDATE SET status = 'registered', agent_version = EXCLUDED.agent_version,
+                         runtime = EXCLUDED.runtime, capacity = EXCLUDED.capacity, address = EXCLUDED.address,
+                         registered_at = EXCLUDED.registered_at, lost_at = NULL, position = EXCLUDED.position""",
+                    data.host_id,
+                    data.agent_version,
+                    data.runtime,
+                    encode(data.capacity).decode(),
+                    data.address,
+                    env.occurred_at,
+                    position,
+                )
+            case h.HostLost():
+                await conn.execute(
+                    "UPDATE api_hosts SET status = 'lost', lost_at = $2, position = $3 WHERE host_id = $1",
+                    data.host_id,
+                    env.occurred_at,
+                    position,
+                )
+            case h.HostOrphanRemoved():
+                await conn.execute(
+                    "UPDATE api_hosts SET orphans_removed = orphans_removed + 1, position = $2 WHERE host_id = $1",
+                    data.host_id,
+                    position,
+                )
+            case h.HostReconciled():
+                await conn.execute("UPDATE api_hosts SET position = $2 WHERE host_id = $1", data.host_id, position)

@@ -1,0 +1,212 @@
+"""``/api/v1/workspaces``: lifecycle (202 + the decided state; ``?wait=`` to block)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Parameter
+
+from wws_api import errors
+from wws_api.auth import Principal
+from wws_api.schemas import ActivityAccepted, CreateWorkspace, RebuildWorkspace, WorkspaceList, WorkspaceView
+from wws_api.service import Outcome, WorkspaceService, fingerprint, parse_id
+from wws_events import WorkspaceCommand
+from wws_events import commands as c
+from wws_events.workspace import Resources, WorkspaceSpec
+
+WaitTarget = Literal["running", "stopped", "deleted"]
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe key: the same key with the same request gives the same answer and no second effect.",
+    ),
+]
+Wait = Annotated[
+    WaitTarget | None,
+    Parameter(
+        description="Block until the workspace reaches this state (200), fails (502) or the wait times out (202)."
+    ),
+]
+WaitTimeout = Annotated[float, Parameter(gt=0, description="Seconds to wait at most (capped by the server).")]
+
+
+def _reply(request: Request[Any, Any, Any], outcome: Outcome) -> Response[WorkspaceView]:
+    headers = {"Location": f"/api/v1/workspaces/{outcome.view.id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(outcome.view, status_code=outcome.status, headers=headers)
+
+
+class WorkspaceController(Controller):
+    path = "/api/v1/workspaces"
+    tags = ["workspaces"]
+
+    @post("/", status_code=202, summary="Create a workspace")
+    async def create(
+        self,
+        request: Request[Principal, Any, Any],
+        data: CreateWorkspace,
+        workspaces: WorkspaceService,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        outcome = await workspaces.create(
+            request.user,
+            data,
+            key=idempotency_key,
+            request_hash=fingerprint("POST", request.url.path, await request.body()),
+        )
+        if wait:
+            outcome = await workspaces.wait(outcome, wait, min(wait_timeout, workspaces.settings.wait_timeout_max_s))
+        return _reply(request, outcome)
+
+    @get("/", summary="List workspaces")
+    async def list_workspaces(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        status: str | None = None,
+        include_deleted: bool = False,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        cursor: str | None = None,
+    ) -> WorkspaceList:
+        return await workspaces.list(
+            request.user, status=status, include_deleted=include_deleted, limit=limit, cursor=cursor
+        )
+
+    @get("/{workspace_id:str}", summary="Get a workspace")
+    async def get_workspace(
+        self, request: Request[Principal, Any, Any], workspaces: WorkspaceService, workspace_id: str
+    ) -> WorkspaceView:
+        return await workspaces.get(request.user, parse_id(workspace_id))
+
+    async def _command(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        command: WorkspaceCommand,
+        key: str | None,
+        wait: str | None,
+        wait_timeout: float,
+    ) -> Response[WorkspaceView]:
+        outcome = await workspaces.command(
+            request.user,
+            parse_id(workspace_id),
+            command,
+            key=key,
+            request_hash=fingerprint(request.method, request.url.path, await request.body()),
+        )
+        if wait:
+            outcome = await workspaces.wait(outcome, wait, min(wait_timeout, workspaces.settings.wait_timeout_max_s))
+        return _reply(request, outcome)
+
+    @post("/{workspace_id:str}/start", status_code=202, summary="Start a stopped or failed workspace")
+    async def start(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        return await self._command(
+            request, workspaces, workspace_id, c.StartWorkspace(), idempotency_key, wait, wait_timeout
+        )
+
+    @post("/{workspace_id:str}/stop", status_code=202, summary="Stop a running workspace")
+    async def stop(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        return await self._command(
+            request, workspaces, workspace_id, c.StopWorkspace(), idempotency_key, wait, wait_timeout
+        )
+
+    @post("/{workspace_id:str}/restart", status_code=202, summary="Restart a running workspace (stop + start)")
+    async def restart(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        return await self._command(
+            request, workspaces, workspace_id, c.RestartWorkspace(), idempotency_key, wait, wait_timeout
+        )
+
+    @post(
+        "/{workspace_id:str}/rebuild",
+        status_code=202,
+        summary="Rebuild: a new container (optionally from a new image), same persistent home",
+    )
+    async def rebuild(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        raw = await request.body()
+        body = RebuildWorkspace()
+        if raw.strip():
+            try:
+                body = msgspec.json.decode(raw, type=RebuildWorkspace)
+            except msgspec.ValidationError as exc:
+                field = str(exc).rpartition("$.")[2].rstrip("`") or "body"
+                raise errors.BadRequestField(field, str(exc).split(" - at")[0]) from exc
+            except msgspec.DecodeError as exc:
+                raise errors.BadRequestField("body", f"not valid JSON: {exc}") from exc
+        current = await workspaces.get(request.user, parse_id(workspace_id))
+        spec = None
+        if body.image is not None:
+            spec = WorkspaceSpec(
+                image=body.image,
+                template=None,
+                resources=Resources(
+                    cpu=current.resources.cpu, memory_mb=current.resources.memory_mb, disk_gb=current.resources.disk_gb
+                ),
+            )
+        return await self._command(
+            request, workspaces, workspace_id, c.RebuildWorkspace(spec=spec), idempotency_key, wait, wait_timeout
+        )
+
+    @delete("/{workspace_id:str}", status_code=202, summary="Delete a workspace and its persistent home")
+    async def delete_workspace(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = None,
+        wait_timeout: WaitTimeout = 120.0,
+    ) -> Response[WorkspaceView]:
+        return await self._command(
+            request, workspaces, workspace_id, c.DeleteWorkspace(), idempotency_key, wait, wait_timeout
+        )
+
+    @post("/{workspace_id:str}/activity", status_code=202, summary="Report that someone is working in the workspace")
+    async def activity(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: WorkspaceService,
+        workspace_id: str,
+        source: Annotated[str, Parameter(pattern=r"^[a-z][a-z0-9_.-]{0,31}$")] = "api",
+    ) -> ActivityAccepted:
+        return await workspaces.activity(request.user, parse_id(workspace_id), source)

@@ -1,0 +1,297 @@
+"""Workspace use cases behind the HTTP routes: decide + one transaction (events, host
+order, idempotency record), then optionally wait on the read model."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from wws_api import errors
+from wws_api.auth import Principal
+from wws_api.scheduler import Scheduler
+from wws_api.schemas import ActivityAccepted, CreateWorkspace, WorkspaceList, WorkspaceView
+from wws_api.settings import ApiSettings
+from wws_api.views import WORKSPACE_COLUMNS, state_view, workspace_view
+from wws_api.waiter import ReadModelWaiter
+from wws_events import InvalidTransition, WorkspaceCommand, WorkspaceState, new_envelope
+from wws_events import commands as c
+from wws_events.ids import command_id as derive_command_id
+from wws_events.ids import event_id
+from wws_events.workspace import Resources, WorkspaceActivityRecorded, WorkspaceSpec
+from wws_service.clock import Clock
+from wws_service.tracing import current_traceparent
+from wws_store import eventstore, handler
+from wws_store.errors import ConcurrencyError
+
+TEMPLATES: dict[str, str] = {"base": "localhost/wws-base:bookworm"}
+"""Built-in templates until the templates resource lands (issue #3)."""
+
+_view = msgspec.json.Decoder(WorkspaceView)
+_SLOW_OPS = (c.CreateWorkspace, c.ScheduleWorkspace, c.RebuildWorkspace)
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    status: int
+    view: WorkspaceView
+    replayed: bool = False
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\0".join((method.encode(), path.encode(), body))).hexdigest()
+
+
+def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{ident}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ts, _, ident = raw.partition("|")
+        return datetime.fromisoformat(ts), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequestField("cursor", "not a cursor this API returned") from None
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise errors.NotFound("workspace", raw) from None
+
+
+class WorkspaceService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: ApiSettings,
+        scheduler: Scheduler,
+        waiter: ReadModelWaiter,
+        clock: Clock,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.scheduler = scheduler
+        self.waiter = waiter
+        self.clock = clock
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, principal: Principal, workspace_id: uuid.UUID) -> WorkspaceView:
+        row = await self.pool.fetchrow(
+            f"SELECT {WORKSPACE_COLUMNS} FROM api_workspaces WHERE workspace_id = $1 AND org_id = $2",  # noqa: S608
+            workspace_id,
+            principal.org_id,
+        )
+        if row is None:
+            raise errors.NotFound("workspace", str(workspace_id))
+        return workspace_view(row)
+
+    async def list(
+        self, principal: Principal, *, status: str | None, include_deleted: bool, limit: int, cursor: str | None
+    ) -> WorkspaceList:
+        after_ts, after_id = decode_cursor(cursor) if cursor else (None, None)
+        rows = await self.pool.fetch(
+            f"""SELECT {WORKSPACE_COLUMNS} FROM api_workspaces
+                WHERE org_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3 OR status <> 'deleted')
+                  AND ($4::uuid IS NULL OR (created_at, workspace_id) > ($5::timestamptz, $4::uuid))
+                ORDER BY created_at, workspace_id LIMIT $6""",  # noqa: S608
+            principal.org_id,
+            status,
+            include_deleted,
+            after_id,
+            after_ts,
+            limit + 1,
+        )
+        items = [workspace_view(r) for r in rows[:limit]]
+        nxt = None
+        if len(rows) > limit:
+            last = items[-1]
+            nxt = encode_cursor(last.created_at, last.id)
+        return WorkspaceList(items=items, next_cursor=nxt)
+
+    # ------------------------------------------------------------------ writes
+
+    def _spec(self, body: CreateWorkspace) -> WorkspaceSpec:
+        s = self.settings
+        if body.template is not None and body.image is not None:
+            raise errors.BadRequestField("image", "give either template or image, not both")
+        image = body.image
+        if body.template is not None:
+            if body.template not in TEMPLATES:
+                raise errors.UnknownTemplate(body.template)
+            image = TEMPLATES[body.template]
+        cpu = body.cpu if body.cpu is not None else s.default_cpu
+        mem = body.memory_mb if body.memory_mb is not None else s.default_memory_mb
+        disk = body.disk_gb if body.disk_gb is not None else s.default_disk_gb
+        if cpu > s.max_cpu:
+            raise errors.BadRequestField("cpu", f"at most {s.max_cpu:g} cores per workspace")
+        if not s.min_memory_mb <= mem <= s.max_memory_mb:
+            raise errors.BadRequestField("memory_mb", f"between {s.min_memory_mb} and {s.max_memory_mb} MiB")
+        if disk > s.max_disk_gb:
+            raise errors.BadRequestField("disk_gb", f"at most {s.max_disk_gb} GiB per workspace")
+        return WorkspaceSpec(
+            image=image or s.default_image,
+            template=body.template,
+            resources=Resources(cpu=float(cpu), memory_mb=mem, disk_gb=disk),
+        )
+
+    async def create(
+        self, principal: Principal, body: CreateWorkspace, *, key: str | None, request_hash: str
+    ) -> Outcome:
+        spec = self._spec(body)
+        if body.host is not None:
+            known = await self.pool.fetchval("SELECT 1 FROM api_hosts WHERE host_id = $1", body.host)
+            if not known and self.scheduler.registry.get(body.host) is None:
+                raise errors.UnknownHost(body.host)
+        cmd_id = self._command_id(principal, key)
+        workspace_id = uuid.uuid5(cmd_id, "workspace") if key else uuid.uuid4()
+        spot = await self.scheduler.place(spec.resources, spec.image, body.host)
+        command = c.CreateWorkspace(
+            workspace_id=workspace_id,
+            name=body.name,
+            owner_id=principal.actor.id,
+            spec=spec,
+            requested_host=body.host,
+            placement=spot.host_id if spot else None,
+            placement_reason=spot.reason if spot else "",
+        )
+        return await self._run(principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash)
+
+    async def command(
+        self,
+        principal: Principal,
+        workspace_id: uuid.UUID,
+        command: WorkspaceCommand,
+        *,
+        key: str | None,
+        request_hash: str,
+    ) -> Outcome:
+        await self.get(principal, workspace_id)  # 404 before anything else, and org scoping
+        cmd_id = self._command_id(principal, key)
+        return await self._run(principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash)
+
+    def _command_id(self, principal: Principal, key: str | None) -> uuid.UUID:
+        if key is None:
+            return uuid.uuid4()
+        return derive_command_id("idempotency", principal.actor.id, key)
+
+    async def _run(
+        self,
+        principal: Principal,
+        workspace_id: uuid.UUID,
+        command: WorkspaceCommand,
+        cmd_id: uuid.UUID,
+        *,
+        key: str | None,
+        request_hash: str,
+    ) -> Outcome:
+        now = self.clock.now()
+        slow = isinstance(command, _SLOW_OPS)
+        ctx = handler.CommandContext(
+            command_id=cmd_id,
+            actor=principal.actor,
+            org_id=principal.org_id,
+            now=now,
+            deadline=now
+            + timedelta(seconds=self.settings.provision_timeout_s if slow else self.settings.operation_timeout_s),
+            traceparent=current_traceparent(),
+        )
+        for attempt in range(1, handler.MAX_ATTEMPTS + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    if key is not None:
+                        await conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"idem:{principal.actor.id}:{key}"
+                        )
+                        prior = await conn.fetchrow(
+                            "SELECT request_hash, status, response FROM wws_idempotency WHERE actor_id = $1 AND key = $2",
+                            principal.actor.id,
+                            key,
+                        )
+                        if prior is not None:
+                            if prior["request_hash"] != request_hash:
+                                raise errors.IdempotencyMismatch(key)
+                            return Outcome(status=prior["status"], view=_view.decode(prior["response"]), replayed=True)
+                    try:
+                        result = await handler.execute_in(conn, workspace_id, command, ctx)
+                    except InvalidTransition as exc:
+                        raise errors.Conflict(str(exc), await self._current(conn, workspace_id)) from exc
+                    assert result.state is not None
+                    view = state_view(result.state)
+                    if key is not None:
+                        await conn.execute(
+                            """INSERT INTO wws_idempotency (actor_id, key, request_hash, status, response)
+                               VALUES ($1, $2, $3, 202, $4)""",
+                            principal.actor.id,
+                            key,
+                            request_hash,
+                            msgspec.json.encode(view),
+                        )
+                    return Outcome(status=202, view=view, replayed=result.replayed)
+            except ConcurrencyError:
+                if attempt == handler.MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _current(self, conn: Any, workspace_id: uuid.UUID) -> dict[str, Any]:
+        state: WorkspaceState | None = await handler.load(conn, workspace_id)
+        return msgspec.to_builtins(state_view(state)) if state else {}
+
+    async def wait(self, outcome: Outcome, target: str, timeout: float) -> Outcome:
+        """Block until the workspace reaches ``target`` (200), fails (502), or ``timeout``
+        passes (202 with the state as it is)."""
+        ws = outcome.view
+        mine = ws.last_command_id
+
+        def settled(row: Any) -> bool:
+            if row is None:
+                return False
+            if row["version"] < ws.version:
+                return False  # the read model has not seen our own events yet
+            return row["status"] == target or row["status"] in ("failed", "deleted") or row["last_command_id"] != mine
+
+        row = await self.waiter.wait_for(
+            ws.id,
+            f"SELECT {WORKSPACE_COLUMNS} FROM api_workspaces WHERE workspace_id = $1",  # noqa: S608
+            settled,
+            timeout,
+        )
+        if row is None or row["version"] < ws.version:
+            return Outcome(status=202, view=ws)
+        view = workspace_view(row)
+        if view.status == target:
+            return Outcome(status=200, view=view)
+        if view.status == "failed" and view.last_command_id == mine:
+            err = view.last_error
+            why = f"{err.code}: {err.message}" if err else "unknown reason"
+            raise errors.OperationFailed(f"{view.last_operation} failed: {why}", msgspec.to_builtins(view))
+        return Outcome(status=202, view=view)
+
+    async def activity(self, principal: Principal, workspace_id: uuid.UUID, source: str) -> ActivityAccepted:
+        ws = await self.get(principal, workspace_id)
+        if ws.status != "running":
+            raise errors.Conflict(f"workspace is {ws.status}, not running", msgspec.to_builtins(ws))
+        now = self.clock.now()
+        if ws.last_activity_at is not None and now - ws.last_activity_at < timedelta(seconds=60):
+            return ActivityAccepted(recorded=False, last_activity_at=ws.last_activity_at)
+        minute = now.replace(second=0, microsecond=0).isoformat()
+        env = new_envelope(
+            WorkspaceActivityRecorded(workspace_id=workspace_id, source=source),
+            event_id=event_id(f"activity:{workspace_id}:{minute}", "workspace.activity_recorded"),
+            stream_id=f"activity-{workspace_id}",
+            occurred_at=now,
+            org_id=ws.org_id,
+            actor=principal.actor,
+            correlation_id=uuid.uuid4(),
+            traceparent=current_traceparent(),
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            stored = await eventstore.append(conn, [env])
+        return ActivityAccepted(recorded=bool(stored), last_activity_at=now)

@@ -1,0 +1,60 @@
+"""API settings (env ``WWS_API_<FIELD>``, shared ``WWS_<FIELD>``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from wws_service.settings import CommonSettings, Secret
+
+
+class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    database_url: str
+    """PostgreSQL DSN (asyncpg form)."""
+    admin_token: Secret
+    """Bearer token that authenticates as the built-in admin (bootstrap identity)."""
+    http_host: str = "127.0.0.1"
+    """Address the HTTP server binds."""
+    http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    """Port the HTTP server binds (0 = any free port)."""
+    public_url: str = ""
+    """Base URL clients use (for links); empty means http://<http_host>:<http_port>."""
+    org_id: str = "default"
+    """Organization every workspace belongs to until identity lands (issue #5)."""
+    trusted_proxies: str = ""
+    """Comma-separated proxy addresses whose X-Forwarded-For is believed for the actor's IP."""
+    default_image: str = "localhost/wws-base:bookworm"
+    """Image used when a create request names neither image nor template."""
+    default_cpu: float = 1.0
+    """CPU cores when a create request gives none."""
+    default_memory_mb: int = 2048
+    """Memory (MiB) when a create request gives none."""
+    default_disk_gb: int = 10
+    """Persistent home size (GiB) when a create request gives none."""
+    max_cpu: float = 16.0
+    """Largest CPU request accepted per workspace."""
+    max_memory_mb: int = 65536
+    """Largest memory request (MiB) accepted per workspace."""
+    min_memory_mb: int = 128
+    """Smallest memory request (MiB) accepted per workspace."""
+    max_disk_gb: int = 500
+    """Largest disk request (GiB) accepted per workspace."""
+    cpu_overcommit: float = 4.0
+    """Scheduler: CPU cores handed out per physical core."""
+    memory_overcommit: float = 1.0
+    """Scheduler: memory handed out per byte of host memory."""
+    provision_timeout_s: float = 900.0
+    """How long a host may take to provision/rebuild before the operation is failed."""
+    operation_timeout_s: float = 180.0
+    """How long a host may take to start/stop/restart/delete before the operation is failed."""
+    wait_timeout_max_s: float = 600.0
+    """Upper bound of ``?wait_timeout=`` on writes."""
+    host_ttl_s: float = 15.0
+    """A host whose heartbeat is older than this is not live (and is reported lost)."""
+    run_workers: bool = True
+    """Run the relay, recorder, projections, scheduler and supervisor in this process."""
+    relay_batch: int = 100
+    """Outbox rows published per relay transaction."""
+    recorder_batch: int = 100
+    """Agent events appended per recorder transaction."""

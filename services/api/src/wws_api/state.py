@@ -1,0 +1,31 @@
+"""The objects one API process shares between requests and background workers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import msgspec
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from wws_api.hosts import HostRegistry
+from wws_api.scheduler import Scheduler
+from wws_api.service import WorkspaceService
+from wws_api.settings import ApiSettings
+from wws_api.waiter import ReadModelWaiter
+from wws_service.clock import Clock
+
+
+class AppServices(msgspec.Struct, kw_only=True):
+    settings: ApiSettings
+    clock: Clock
+    pool: asyncpg.Pool
+    nc: NatsClient
+    js: JetStreamContext
+    registry: HostRegistry
+    scheduler: Scheduler
+    waiter: ReadModelWaiter
+    workspaces: WorkspaceService
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]]

@@ -1,0 +1,3 @@
+from wws_audit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+"""WWS per-host agent."""
+
+__version__ = "0.1.0"

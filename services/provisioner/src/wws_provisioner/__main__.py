@@ -1,0 +1,3 @@
+from wws_provisioner.app import main
+
+raise SystemExit(main())

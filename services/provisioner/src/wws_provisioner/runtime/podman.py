@@ -1,0 +1,295 @@
+"""``WorkspaceRuntime`` on Podman's REST API through podman-py.
+
+podman-py is synchronous; every call runs in a worker thread. Limits follow PLATFORM.md:
+``cpu_period/cpu_quota`` (podman-py drops ``nano_cpus``), ``init=True`` so SIGTERM stops
+the container at once, and no ``ulimits`` (any value replaces containers.conf's list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import podman.errors
+import requests
+import structlog
+from podman import PodmanClient
+
+from wws_provisioner.errors import ContainerExited, ImageNotFound, RuntimeFailure, RuntimeUnavailable
+from wws_provisioner.runtime.base import (
+    HOME,
+    LABEL_COMMAND,
+    LABEL_GENERATION,
+    LABEL_HOST,
+    LABEL_MANAGED,
+    LABEL_NAME,
+    LABEL_OWNER,
+    LABEL_WORKSPACE,
+    ContainerInfo,
+    Placement,
+    VolumeInfo,
+    container_name,
+    volume_name,
+)
+
+log = structlog.get_logger("wws.runtime.podman")
+T = TypeVar("T")
+
+# Images built by WWS run their own init (CMD); anything else gets the devcontainer
+# "overrideCommand" treatment so a shell-default image stays up for people to use.
+WWS_IMAGE_LABEL = "io.wws.image"
+KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while sleep 1000 & wait $!; do :; done"]
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if "." in text:  # Podman gives nanoseconds; datetime takes microseconds
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tz = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{tz}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+class PodmanRuntime:
+    def __init__(self, base_url: str, host_id: str, *, start_check_s: float = 0.5) -> None:
+        self.base_url = base_url
+        self.host_id = host_id
+        self.start_check_s = start_check_s
+        self._client = PodmanClient(base_url=base_url, timeout=120)
+
+    def close(self) -> None:
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.to_thread(fn)
+        except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+            raise RuntimeUnavailable(f"Podman API at {self.base_url} is not reachable: {exc}") from exc
+        except podman.errors.ImageNotFound as exc:
+            raise ImageNotFound(str(exc)) from exc
+        except podman.errors.APIError as exc:
+            raise RuntimeFailure(f"podman: {exc.explanation or exc}") from exc
+
+    # ------------------------------------------------------------------ helpers (sync)
+
+    def _labels(self, p: Placement) -> dict[str, str]:
+        return {
+            LABEL_MANAGED: "true",
+            LABEL_HOST: self.host_id,
+            LABEL_WORKSPACE: str(p.workspace_id),
+            LABEL_COMMAND: str(p.command_id),
+            LABEL_GENERATION: str(p.generation),
+            LABEL_OWNER: p.owner_id,
+            LABEL_NAME: p.name,
+        }
+
+    def _get(self, workspace_id: uuid.UUID) -> Any:
+        try:
+            return self._client.containers.get(container_name(workspace_id))
+        except podman.errors.NotFound:
+            return None
+
+    def _ensure_image(self, image: str) -> Any:
+        try:
+            return self._client.images.get(image)
+        except podman.errors.ImageNotFound:
+            pass
+        if image.startswith("localhost/"):
+            raise ImageNotFound(image)
+        try:
+            return self._client.images.pull(image)
+        except (podman.errors.APIError, podman.errors.ImageNotFound) as exc:
+            raise ImageNotFound(image, f"pull failed: {getattr(exc, 'explanation', exc)}") from exc
+
+    def _ensure_volume(self, p: Placement) -> str:
+        name = volume_name(p.workspace_id)
+        if not self._client.volumes.exists(name):
+            labels = {
+                k: v
+                for k, v in self._labels(p).items()
+                if k in (LABEL_MANAGED, LABEL_HOST, LABEL_WORKSPACE, LABEL_OWNER)
+            }
+            labels["wws.disk_gb"] = str(p.spec.resources.disk_gb)
+            try:
+                self._client.volumes.create(name, labels=labels)
+            except podman.errors.APIError as exc:
+                if not self._client.volumes.exists(name):  # lost a race with ourselves: fine
+                    raise RuntimeFailure(f"cannot create volume {name}: {exc.explanation}") from exc
+        return name
+
+    def _create(self, p: Placement) -> Any:
+        image = self._ensure_image(p.spec.image)
+        volume = self._ensure_volume(p)
+        r = p.spec.resources
+        labels = image.labels or {}
+        kwargs: dict[str, Any] = {}
+        if WWS_IMAGE_LABEL not in labels:
+            kwargs["command"] = KEEPALIVE
+            kwargs["entrypoint"] = []
+        memory = f"{r.memory_mb}m"
+        try:
+            return self._client.containers.create(
+                p.spec.image,
+                name=container_name(p.workspace_id),
+                hostname=p.name,
+                labels=self._labels(p),
+                init=True,
+                mem_limit=memory,
+                memswap_limit=memory,
+                cpu_period=100_000,
+                cpu_quota=max(1_000, int(r.cpu * 100_000)),
+                pids_limit=r.pids,
+                cap_drop=["ALL"],
+                no_new_privileges=True,
+                network_mode="none",
+                volumes={volume: {"bind": HOME, "mode": "rw"}},
+                environment={
+                    "WWS_WORKSPACE_ID": str(p.workspace_id),
+                    "WWS_WORKSPACE_NAME": p.name,
+                    "WWS_GENERATION": str(p.generation),
+                },
+                stop_timeout=10,
+                **kwargs,
+            )
+        except podman.errors.APIError as exc:
+            if exc.status_code == 409 or "already in use" in str(exc.explanation):
+                existing = self._get(p.workspace_id)
+                if existing is not None:
+                    return existing
+            raise
+
+    def _start_checked(self, ct: Any) -> str:
+        ct.reload()
+        if ct.status != "running":
+            ct.start()
+        ct.reload()
+        if ct.status != "running":
+            code = int(ct.attrs.get("State", {}).get("ExitCode", -1))
+            logs = b"".join(ct.logs(stdout=True, stderr=True, tail=20)).decode(errors="replace")
+            raise ContainerExited(ct.name, code, logs)
+        return str(ct.id)
+
+    def _generation(self, ct: Any) -> int:
+        try:
+            return int(ct.labels.get(LABEL_GENERATION, "0"))
+        except ValueError:
+            return 0
+
+    def _remove_container(self, ct: Any, timeout: float) -> None:
+        with contextlib.suppress(podman.errors.NotFound):
+            if ct.status == "running":
+                ct.stop(timeout=int(timeout))
+            ct.remove(force=True, v=False)
+
+    # ------------------------------------------------------------------ protocol
+
+    async def ensure_running(self, placement: Placement) -> str:
+        def work() -> str:
+            ct = self._get(placement.workspace_id)
+            if ct is not None and self._generation(ct) != placement.generation:
+                self._remove_container(ct, 10)
+                ct = None
+            if ct is None:
+                ct = self._create(placement)
+            return self._start_checked(ct)
+
+        return await self._call(work)
+
+    async def stop(self, workspace_id: uuid.UUID, timeout: float) -> str | None:
+        def work() -> str | None:
+            ct = self._get(workspace_id)
+            if ct is None:
+                return None
+            if ct.status == "running":
+                ct.stop(timeout=int(timeout))
+            return str(ct.id)
+
+        return await self._call(work)
+
+    async def remove(self, workspace_id: uuid.UUID, timeout: float) -> None:
+        def work() -> None:
+            ct = self._get(workspace_id)
+            if ct is not None:
+                self._remove_container(ct, timeout)
+            self._remove_volume(volume_name(workspace_id))
+
+        await self._call(work)
+
+    def _remove_volume(self, name: str) -> None:
+        with contextlib.suppress(podman.errors.NotFound):
+            if self._client.volumes.exists(name):
+                self._client.volumes.get(name).remove(force=True)
+
+    async def remove_volume(self, name: str) -> None:
+        await self._call(lambda: self._remove_volume(name))
+
+    async def inventory(self) -> list[ContainerInfo]:
+        def work() -> list[ContainerInfo]:
+            found = self._client.containers.list(
+                all=True, filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_HOST}={self.host_id}"]}
+            )
+            out = []
+            for ct in found:
+                try:
+                    ws = uuid.UUID(ct.labels.get(LABEL_WORKSPACE, ""))
+                except ValueError:
+                    continue
+                cmd = ct.labels.get(LABEL_COMMAND)
+                out.append(
+                    ContainerInfo(
+                        workspace_id=ws,
+                        container_id=str(ct.id),
+                        name=ct.name,
+                        status=str(ct.status),
+                        generation=self._generation(ct),
+                        command_id=uuid.UUID(cmd) if cmd else None,
+                        created_at=_parse_time(ct.attrs.get("Created")),
+                    )
+                )
+            return out
+
+        return await self._call(work)
+
+    async def volumes(self) -> list[VolumeInfo]:
+        def work() -> list[VolumeInfo]:
+            found = self._client.volumes.list(
+                filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_HOST}={self.host_id}"]}
+            )
+            out = []
+            for vol in found:
+                labels = vol.attrs.get("Labels") or {}
+                try:
+                    ws = uuid.UUID(labels.get(LABEL_WORKSPACE, ""))
+                except ValueError:
+                    continue
+                out.append(
+                    VolumeInfo(workspace_id=ws, name=vol.name, created_at=_parse_time(vol.attrs.get("CreatedAt")))
+                )
+            return out
+
+        return await self._call(work)
+
+    async def images(self) -> list[str]:
+        def work() -> list[str]:
+            return sorted({tag for img in self._client.images.list() for tag in (img.tags or [])})
+
+        return await self._call(work)
+
+    async def storage_gb(self) -> int:
+        def work() -> int:
+            info: dict[str, Any] = self._client.info()  # type: ignore[no-untyped-call]
+            root = info.get("store", {}).get("graphRoot", "/var/lib/containers/storage")
+            return int(shutil.disk_usage(root).total // 2**30)
+
+        return await self._call(work)

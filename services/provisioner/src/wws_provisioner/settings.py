@@ -1,0 +1,52 @@
+"""Agent settings (env ``WWS_PROVISIONER_<FIELD>``). Deliberately no database settings:
+the agent speaks only NATS."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Annotated
+
+import msgspec
+
+from wws_service.settings import CommonSettings
+
+
+def default_host_id() -> str:
+    """This machine's hostname, folded into a valid subject token."""
+    name = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower()).strip("-_") or "host"
+    return name[:63]
+
+
+class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = msgspec.field(
+        default_factory=default_host_id
+    )
+    """This host's id: one NATS subject token (default: the hostname)."""
+    podman_url: str = "unix:///run/podman/podman.sock"
+    """Podman REST API socket."""
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    """Orders carried out at the same time (one at a time per workspace)."""
+    ack_wait_s: Annotated[float, msgspec.Meta(ge=1)] = 30.0
+    """JetStream redelivers an order not acknowledged within this time; long work sends
+    in-progress every third of it."""
+    max_deliver: Annotated[int, msgspec.Meta(ge=1)] = 20
+    """Deliveries of one order before JetStream gives up on it."""
+    heartbeat_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds between heartbeats in KV."""
+    host_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """Lifetime of a heartbeat entry (bucket TTL)."""
+    stop_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    """Grace a workspace's processes get between SIGTERM and SIGKILL."""
+    reconcile_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Seconds between reconciles after the start-up one (0 = only at start)."""
+    orphan_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    """A container or volume younger than this is never removed as an orphan."""
+    cpus: float = 0.0
+    """Capacity announced to the scheduler (0 = detect)."""
+    memory_mb: int = 0
+    """Capacity announced to the scheduler (0 = detect)."""
+    disk_gb: int = 0
+    """Capacity announced to the scheduler (0 = detect from Podman's storage)."""
+    address: str = ""
+    """Address of this host's access gateway, announced in the heartbeat (later issues)."""

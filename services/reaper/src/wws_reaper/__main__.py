@@ -1,0 +1,3 @@
+from wws_reaper.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The idle rule, pure: which running workspaces are due to stop at ``now``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import msgspec
+
+from wws_events.ids import command_id
+
+
+class IdleView(msgspec.Struct, frozen=True, kw_only=True):
+    workspace_id: uuid.UUID
+    status: str
+    last_activity_at: datetime
+    last_signal: str
+
+
+class IdleStop(msgspec.Struct, frozen=True, kw_only=True):
+    workspace_id: uuid.UUID
+    idle_since: datetime
+    reason: str
+
+    @property
+    def command_id(self) -> uuid.UUID:
+        """The same for every reaper that decides this stop: a restarted reaper cannot stop twice."""
+        return command_id("reap", self.workspace_id, self.idle_since.isoformat())
+
+
+def _human(delta: timedelta) -> str:
+    secs = int(delta.total_seconds())
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def due(views: Iterable[IdleView], now: datetime, timeout: timedelta) -> list[IdleStop]:
+    out = []
+    for v in views:
+        if v.status != "running":
+            continue
+        idle = now - v.last_activity_at
+        if idle >= timeout:
+            out.append(
+                IdleStop(
+                    workspace_id=v.workspace_id,
+                    idle_since=v.last_activity_at,
+                    reason=(
+                        f"idle for {_human(idle)} (timeout {_human(timeout)}); "
+                        f"last signal {v.last_signal} at {v.last_activity_at.isoformat()}"
+                    ),
+                )
+            )
+    return out
