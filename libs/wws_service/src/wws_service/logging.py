@@ -43,7 +43,10 @@ def configure(*, service: str, level: str = "info", fmt: str = "json") -> None:
         ]
         factory: Any = structlog.BytesLoggerFactory(sys.stdout.buffer)
     else:
-        renderer = [structlog.dev.ConsoleRenderer()]
+        # never render local variables: they hold tokens and passwords
+        renderer = [
+            structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False))
+        ]
         factory = structlog.PrintLoggerFactory(sys.stdout)
     structlog.configure(
         processors=[*shared, *renderer],
@@ -63,7 +66,11 @@ def configure(*, service: str, level: str = "info", fmt: str = "json") -> None:
                 *(
                     [structlog.processors.JSONRenderer()]
                     if fmt == "json"
-                    else [structlog.dev.ConsoleRenderer(colors=False)]
+                    else [
+                        structlog.dev.ConsoleRenderer(
+                            colors=False, exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+                        )
+                    ]
                 ),
             ],
         )

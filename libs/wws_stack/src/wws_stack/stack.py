@@ -217,7 +217,7 @@ class Stack:
         demo = getattr(self, "demo_id", None)
         lines = [
             "",
-            f"  API           {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json, docs: {url}/api/v1/docs)",
+            f"  API           {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json, docs: {url}/api/v1/schema/swagger)",
             f"  token         export WWS_TOKEN=$(cat {token_file})",
             f'  list          curl -s -H "Authorization: Bearer $WWS_TOKEN" {url}/api/v1/workspaces',
         ]

@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from wws_events import (
+    EVENT_TYPES,
     Actor,
     CommandEnvelope,
     Envelope,
@@ -97,6 +98,8 @@ async def execute_in(conn: Conn, workspace_id: uuid.UUID, command: WorkspaceComm
     for env in history:
         state = evolve(state, env)
     known = {e.event_id for e in history}
+    if any(event_id(ctx.command_id, tag, 0) in known for tag in EVENT_TYPES):
+        return Executed(state=state, stored=[], orders=[], replayed=True)  # this command already ran
     decided = decide(state, command, ctx.command_id, workspace_id=workspace_id)
     envelopes: list[Envelope] = []
     version = state.version if state else 0
@@ -121,9 +124,6 @@ async def execute_in(conn: Conn, workspace_id: uuid.UUID, command: WorkspaceComm
                 traceparent=ctx.traceparent,
             )
         )
-    if envelopes and envelopes[0].event_id in known:
-        return Executed(state=state, stored=[], orders=[], replayed=True)
-
     orders: list[CommandEnvelope] = []
     after = state
     for env in envelopes:

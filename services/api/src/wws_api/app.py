@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
@@ -22,7 +22,7 @@ from wws_api.hosts import HostRegistry
 from wws_api.readmodel import ReadModel
 from wws_api.routes.audit import AuditController
 from wws_api.routes.hosts import HostController
-from wws_api.routes.system import health, problem_type
+from wws_api.routes.system import health, openapi_json, problem_type
 from wws_api.routes.workspaces import WorkspaceController
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
@@ -87,25 +87,31 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             )
             app.state.services = services
 
-            def spawn(name: str, work: Awaitable[None]) -> None:
-                async def guarded() -> None:
-                    try:
-                        await work
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("api.worker_died", worker=name)
+            def spawn(name: str, work: Callable[[], Awaitable[None]]) -> None:
+                async def supervised() -> None:
+                    delay = 0.5
+                    while not stop.is_set():
+                        try:
+                            await work()
+                            return
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            log.exception("api.worker_crashed", worker=name, restart_in=delay)
+                            await asyncio.sleep(delay)
+                            delay = min(delay * 2, 30.0)
 
-                services.tasks.append(asyncio.create_task(guarded(), name=name))
+                services.tasks.append(asyncio.create_task(supervised(), name=name))
 
-            spawn("hosts", registry.run(js, stop))
-            spawn("desired", desired.serve(pool, nc, stop))
+            spawn("hosts", lambda: registry.run(js, stop))
+            spawn("desired", lambda: desired.serve(pool, nc, stop))
             if settings.run_workers:
-                spawn("relay", relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
-                spawn("recorder", recorder.run(pool, js, stop, batch=settings.recorder_batch))
-                spawn("read_model", projection.run(pool, ReadModel(), stop, dsn=settings.database_url))
-                spawn("scheduler", scheduler.run(stop))
-                spawn("supervisor", Supervisor(pool, registry, clk, org_id=settings.org_id).run(stop))
+                spawn("relay", lambda: relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
+                spawn("recorder", lambda: recorder.run(pool, js, stop, batch=settings.recorder_batch))
+                spawn("read_model", lambda: projection.run(pool, ReadModel(), stop, dsn=settings.database_url))
+                spawn("scheduler", lambda: scheduler.run(stop))
+                supervisor = Supervisor(pool, registry, clk, org_id=settings.org_id)
+                spawn("supervisor", lambda: supervisor.run(stop))
             log.info("api.started", version=__version__, workers=settings.run_workers)
             try:
                 yield
@@ -117,7 +123,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 await asyncio.gather(*pending, return_exceptions=True)
 
     return Litestar(
-        route_handlers=[WorkspaceController, HostController, AuditController, health, problem_type],
+        route_handlers=[WorkspaceController, HostController, AuditController, health, problem_type, openapi_json],
         lifespan=[lifespan],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
@@ -134,8 +140,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             title="WWS API",
             version=__version__,
             description="Remote workspaces on your own hosts; every change is an event in an auditable log.",
-            path="/api/v1",
-            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            path="/api/v1/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="WWS API token")}
             ),

@@ -23,14 +23,18 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any], trusted: frozenset[str]) -> str | None:
     """The caller's address; ``X-Forwarded-For`` counts only when the peer is a trusted proxy."""
-    peer = connection.client.host if connection.client else None
-    if peer in trusted and (fwd := connection.headers.get("x-forwarded-for")):
-        candidate = fwd.split(",")[0].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            return peer
+    peer = _ip(connection.client.host) if connection.client else None
+    if peer is not None and peer in trusted and (fwd := connection.headers.get("x-forwarded-for")):
+        return _ip(fwd.split(",")[0].strip()) or peer
     return peer
+
+
+def _ip(value: str) -> str | None:
+    """Only real addresses are recorded (a Unix-socket peer or a test client has none)."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 class BearerAuth(AbstractAuthenticationMiddleware):

@@ -61,7 +61,7 @@ class HostRegistry:
                 while not stop.is_set():
                     try:
                         entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
-                    except nats.errors.TimeoutError:
+                    except (nats.errors.TimeoutError, TimeoutError):
                         continue
                     if entry is None or entry.value is None:
                         continue

@@ -128,6 +128,12 @@ def problem(
     return Response(content=body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
+HINTS = {
+    "#/name": "lowercase letters, digits and '-', starting with a letter, at most 63 characters",
+    "#/image": "an image reference such as localhost/wws-base:bookworm",
+    "#/host": "a host id: lowercase letters, digits, '-' and '_'",
+    "#/template": "a template name: lowercase letters, digits, '-' and '_'",
+}
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`")
 
 
@@ -152,8 +158,14 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
             pointer = f"#/{key}" if source in (None, "body") else f"{source}:{key}"
         else:
             pointer = "#"
-        if "unknown field" in message:
-            pointer = "#/" + message.split("`")[1]
+        if "unknown field" in message or "missing required field" in message:
+            pointer = (
+                pointer.rstrip("/") + "/" + message.split("`")[1]
+                if pointer.startswith("#/") and pointer != "#/data"
+                else "#/" + message.split("`")[1]
+            )
+        if "matching regex" in message and pointer in HINTS:
+            message = f"{message} ({HINTS[pointer]})"
         errors.append({"detail": message, "pointer": pointer})
     if any("malformed" in x["detail"].lower() or "truncated" in x["detail"].lower() for x in errors):
         return problem(request, "malformed-request", errors[0]["detail"])

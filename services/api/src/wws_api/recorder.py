@@ -81,7 +81,7 @@ async def run(pool: asyncpg.Pool, js: JetStreamContext, stop: asyncio.Event, *, 
     while not stop.is_set():
         try:
             msgs = await sub.fetch(batch=batch, timeout=1.0)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):
             continue
         except nats.errors.Error as exc:
             log.warning("recorder.fetch_failed", error=str(exc))

@@ -89,9 +89,13 @@ class WorkspaceService:
             workspace_id,
             principal.org_id,
         )
-        if row is None:
+        if row is not None:
+            return workspace_view(row)
+        # Not projected yet (read-your-writes right after a create): the log is the truth.
+        state = await handler.load(self.pool, workspace_id)
+        if state is None or state.org_id != principal.org_id:
             raise errors.NotFound("workspace", str(workspace_id))
-        return workspace_view(row)
+        return state_view(state)
 
     async def list(
         self, principal: Principal, *, status: str | None, include_deleted: bool, limit: int, cursor: str | None
@@ -173,7 +177,6 @@ class WorkspaceService:
         key: str | None,
         request_hash: str,
     ) -> Outcome:
-        await self.get(principal, workspace_id)  # 404 before anything else, and org scoping
         cmd_id = self._command_id(principal, key)
         return await self._run(principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash)
 
@@ -219,6 +222,10 @@ class WorkspaceService:
                             if prior["request_hash"] != request_hash:
                                 raise errors.IdempotencyMismatch(key)
                             return Outcome(status=prior["status"], view=_view.decode(prior["response"]), replayed=True)
+                    if not isinstance(command, c.CreateWorkspace):
+                        current = await handler.load(conn, workspace_id)
+                        if current is None or current.org_id != principal.org_id:
+                            raise errors.NotFound("workspace", str(workspace_id))
                     try:
                         result = await handler.execute_in(conn, workspace_id, command, ctx)
                     except InvalidTransition as exc:
@@ -234,7 +241,12 @@ class WorkspaceService:
                             request_hash,
                             msgspec.json.encode(view),
                         )
-                    return Outcome(status=202, view=view, replayed=result.replayed)
+                    outcome = Outcome(status=202, view=view, replayed=result.replayed)
+                if result.stored and self.settings.read_your_writes_s > 0:
+                    await self.waiter.wait_position(
+                        "api_read_model", result.stored[-1].position, self.settings.read_your_writes_s
+                    )
+                return outcome
             except ConcurrencyError:
                 if attempt == handler.MAX_ATTEMPTS:
                     raise

@@ -50,3 +50,21 @@ class ReadModelWaiter:
                     await tick.wait()
             except TimeoutError:
                 pass
+
+    async def wait_position(self, projection: str, position: int, timeout: float) -> bool:
+        """Until ``projection`` has applied ``position`` (read-your-writes); False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            tick = self._tick
+            done = await self.pool.fetchval(
+                "SELECT position >= $2 FROM wws_checkpoints WHERE name = $1", projection, position
+            )
+            remaining = deadline - loop.time()
+            if done or remaining <= 0:
+                return bool(done)
+            try:
+                async with asyncio.timeout(min(remaining, 0.05 if self._listener is None else 1.0)):
+                    await tick.wait()
+            except TimeoutError:
+                pass

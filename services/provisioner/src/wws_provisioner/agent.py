@@ -101,7 +101,7 @@ class Agent:
                     continue
                 try:
                     msgs = await sub.fetch(batch=free, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except nats.errors.Error as exc:
                     log.warning("agent.fetch_failed", error=str(exc))
@@ -120,6 +120,17 @@ class Agent:
                 await sub.unsubscribe()
 
     async def handle(self, msg: Msg) -> None:
+        """One delivery; an unexpected error leaves it un-acked and asks for a redelivery."""
+        try:
+            await self._deliver(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("agent.delivery_failed", seq=msg.metadata.sequence.stream)
+            with suppress(nats.errors.Error):
+                await msg.nak(delay=min(self.ack_wait, 5.0))
+
+    async def _deliver(self, msg: Msg) -> None:
         try:
             cmd = decode_command(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

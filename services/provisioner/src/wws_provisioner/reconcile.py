@@ -43,7 +43,7 @@ async def ask_desired(
         try:
             msg = await nc.request(subjects.desired_state(host_id), b"", timeout=timeout)
             return _reply.decode(msg.data)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+        except (nats.errors.TimeoutError, TimeoutError, nats.errors.NoRespondersError):
             continue
         except msgspec.DecodeError as exc:
             log.warning("reconcile.bad_reply", error=str(exc))

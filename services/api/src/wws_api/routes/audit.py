@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 
 from wws_api.auth import Principal
 from wws_api.schemas import AuditEntry, AuditPage
@@ -24,17 +25,17 @@ class AuditController(Controller):
     async def list_events(
         self,
         request: Request[Principal, Any, Any],
-        services: AppServices,
-        workspace: uuid.UUID | None = None,
-        actor: str | None = None,
+        services: NamedDependency[AppServices],
+        workspace: FromQuery[uuid.UUID | None] = None,
+        actor: FromQuery[str | None] = None,
         type: Annotated[  # noqa: A002 - the query parameter is called "type"
             str | None,
-            Parameter(description="event type, e.g. workspace.stop_requested; a trailing * matches a prefix"),
+            QueryParameter(description="event type, e.g. workspace.stop_requested; a trailing * matches a prefix"),
         ] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        cursor: Annotated[int, Parameter(ge=0, description="position to continue after")] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        cursor: Annotated[int, QueryParameter(ge=0, description="position to continue after")] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> AuditPage:
         type_exact = type if type and not type.endswith("*") else None
         type_prefix = type[:-1] if type and type.endswith("*") else None

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from wws_api.hosts import HostRegistry
 from wws_api.scheduler import Allocation, allocations
@@ -18,7 +19,7 @@ class HostController(Controller):
     tags = ["hosts"]
 
     @get("/", summary="List hosts")
-    async def list_hosts(self, services: AppServices) -> HostList:
+    async def list_hosts(self, services: NamedDependency[AppServices]) -> HostList:
         registry: HostRegistry = services.registry
         rows = {r["host_id"]: r for r in await services.pool.fetch("SELECT * FROM api_hosts ORDER BY host_id")}
         used = await allocations(services.pool)

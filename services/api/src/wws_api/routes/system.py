@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from wws_api import __version__
 from wws_api.problems import TYPES
@@ -17,7 +20,7 @@ from wws_store.projection import checkpoint
 @get(
     "/api/v1/health", tags=["system"], summary="Version and reachability of NATS and PostgreSQL", exclude_from_auth=True
 )
-async def health(services: AppServices) -> Response[Health]:
+async def health(services: NamedDependency[AppServices]) -> Response[Health]:
     t0 = time.perf_counter()
     lag = 0
     try:
@@ -38,7 +41,7 @@ async def health(services: AppServices) -> Response[Health]:
 
 
 @get("/api/v1/problems/{slug:str}", tags=["system"], summary="What a problem type means", exclude_from_auth=True)
-async def problem_type(slug: str) -> dict[str, object]:
+async def problem_type(slug: FromPath[str]) -> dict[str, object]:
     kind = TYPES.get(slug)
     if kind is None:
         raise NotFoundException(f"no problem type {slug!r}")
@@ -48,3 +51,9 @@ async def problem_type(slug: str) -> dict[str, object]:
         "status": kind.status,
         "description": kind.description,
     }
+
+
+@get("/api/v1/openapi.json", include_in_schema=False, exclude_from_auth=True, media_type="application/json")
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document (the UI is at /api/v1/schema/swagger)."""
+    return request.app.openapi_schema.to_schema()

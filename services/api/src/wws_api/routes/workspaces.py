@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from wws_api import errors
 from wws_api.auth import Principal
@@ -19,8 +20,8 @@ from wws_events.workspace import Resources, WorkspaceSpec
 WaitTarget = Literal["running", "stopped", "deleted"]
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=255,
         description="Retry-safe key: the same key with the same request gives the same answer and no second effect.",
@@ -28,11 +29,11 @@ IdempotencyKey = Annotated[
 ]
 Wait = Annotated[
     WaitTarget | None,
-    Parameter(
+    QueryParameter(
         description="Block until the workspace reaches this state (200), fails (502) or the wait times out (202)."
     ),
 ]
-WaitTimeout = Annotated[float, Parameter(gt=0, description="Seconds to wait at most (capped by the server).")]
+WaitTimeout = Annotated[float, QueryParameter(gt=0, description="Seconds to wait at most (capped by the server).")]
 
 
 def _reply(request: Request[Any, Any, Any], outcome: Outcome) -> Response[WorkspaceView]:
@@ -50,8 +51,8 @@ class WorkspaceController(Controller):
     async def create(
         self,
         request: Request[Principal, Any, Any],
-        data: CreateWorkspace,
-        workspaces: WorkspaceService,
+        data: JSONBody[CreateWorkspace],
+        workspaces: NamedDependency[WorkspaceService],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -70,11 +71,11 @@ class WorkspaceController(Controller):
     async def list_workspaces(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        status: str | None = None,
-        include_deleted: bool = False,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        cursor: str | None = None,
+        workspaces: NamedDependency[WorkspaceService],
+        status: FromQuery[str | None] = None,
+        include_deleted: FromQuery[bool] = False,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        cursor: FromQuery[str | None] = None,
     ) -> WorkspaceList:
         return await workspaces.list(
             request.user, status=status, include_deleted=include_deleted, limit=limit, cursor=cursor
@@ -82,15 +83,18 @@ class WorkspaceController(Controller):
 
     @get("/{workspace_id:str}", summary="Get a workspace")
     async def get_workspace(
-        self, request: Request[Principal, Any, Any], workspaces: WorkspaceService, workspace_id: str
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
     ) -> WorkspaceView:
         return await workspaces.get(request.user, parse_id(workspace_id))
 
     async def _command(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         command: WorkspaceCommand,
         key: str | None,
         wait: str | None,
@@ -111,8 +115,8 @@ class WorkspaceController(Controller):
     async def start(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -125,8 +129,8 @@ class WorkspaceController(Controller):
     async def stop(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -139,8 +143,8 @@ class WorkspaceController(Controller):
     async def restart(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -157,8 +161,8 @@ class WorkspaceController(Controller):
     async def rebuild(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -191,8 +195,8 @@ class WorkspaceController(Controller):
     async def delete_workspace(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
@@ -205,8 +209,8 @@ class WorkspaceController(Controller):
     async def activity(
         self,
         request: Request[Principal, Any, Any],
-        workspaces: WorkspaceService,
-        workspace_id: str,
-        source: Annotated[str, Parameter(pattern=r"^[a-z][a-z0-9_.-]{0,31}$")] = "api",
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
+        source: Annotated[str, QueryParameter(pattern=r"^[a-z][a-z0-9_.-]{0,31}$")] = "api",
     ) -> ActivityAccepted:
         return await workspaces.activity(request.user, parse_id(workspace_id), source)

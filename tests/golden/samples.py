@@ -1,0 +1,121 @@
+"""One sample of every event and command type, with fixed ids and times, for the golden
+files that pin the wire format. ``python -m tests.golden.regenerate`` rewrites the files."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from wws_events import Actor, CommandEnvelope, Envelope, new_envelope, tag_of
+from wws_events import commands as c
+from wws_events import host as h
+from wws_events import workspace as w
+
+WS = uuid.UUID("11111111-1111-4111-8111-111111111111")
+CMD = uuid.UUID("22222222-2222-4222-8222-222222222222")
+EVT = uuid.UUID("33333333-3333-4333-8333-333333333333")
+CORR = uuid.UUID("44444444-4444-4444-8444-444444444444")
+AT = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
+USER = Actor(type="user", id="alice", ip="192.0.2.10", display="Alice")
+AGENT = Actor(type="service", id="agent:host-a", display="wws-provisioner 0.1.0")
+SPEC = w.WorkspaceSpec(
+    image="localhost/wws-base:bookworm",
+    template="base",
+    resources=w.Resources(cpu=2.0, memory_mb=4096, disk_gb=20, pids=4096),
+)
+ERR = w.ErrorInfo(code="image_not_found", message="image 'x' is not available on this host", retryable=False)
+CAP = h.HostCapacity(cpus=2.0, memory_mb=24000, disk_gb=250)
+
+EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded] = [
+    w.WorkspaceCreated(workspace_id=WS, name="ticket-123", owner_id="alice", spec=SPEC, requested_host=None),
+    w.WorkspaceScheduled(command_id=CMD, host_id="host-a", reason="most free memory (20000 MiB left after placement)"),
+    w.WorkspaceStartRequested(command_id=CMD),
+    w.WorkspaceStopRequested(command_id=CMD, reason="idle for 6h00m"),
+    w.WorkspaceRestartRequested(command_id=CMD),
+    w.WorkspaceRebuildRequested(command_id=CMD, generation=2, spec=SPEC),
+    w.WorkspaceDeleteRequested(command_id=CMD),
+    w.WorkspaceOperationTimedOut(
+        command_id=CMD,
+        operation="start",
+        error=w.ErrorInfo(code="host_timeout", message="host host-a did not finish start within 180s", retryable=True),
+    ),
+    w.WorkspaceOperationStarted(command_id=CMD, operation="provision"),
+    w.WorkspaceRestartStopped(command_id=CMD),
+    w.WorkspaceProvisionSucceeded(command_id=CMD, generation=1, container_id="abc123"),
+    w.WorkspaceProvisionFailed(command_id=CMD, error=ERR),
+    w.WorkspaceStartSucceeded(command_id=CMD, generation=1, container_id="abc123"),
+    w.WorkspaceStartFailed(command_id=CMD, error=ERR),
+    w.WorkspaceStopSucceeded(command_id=CMD, generation=None, container_id="abc123"),
+    w.WorkspaceStopFailed(command_id=CMD, error=ERR),
+    w.WorkspaceRestartSucceeded(command_id=CMD, generation=1, container_id="abc123"),
+    w.WorkspaceRestartFailed(command_id=CMD, error=ERR),
+    w.WorkspaceRebuildSucceeded(command_id=CMD, generation=2, container_id="def456"),
+    w.WorkspaceRebuildFailed(command_id=CMD, error=ERR),
+    w.WorkspaceDeleteSucceeded(command_id=CMD, generation=None, container_id=None),
+    w.WorkspaceDeleteFailed(command_id=CMD, error=ERR),
+    w.WorkspaceCommandRejected(
+        command_id=CMD, error=w.ErrorInfo(code="stale", message="order at version 3 is older than applied 5")
+    ),
+    w.WorkspaceObserved(container_id="abc123", runtime_status="exited", generation=1),
+    w.WorkspaceActivityRecorded(workspace_id=WS, source="api"),
+    h.HostRegistered(host_id="host-a", agent_version="0.1.0", runtime="podman", capacity=CAP, address=None),
+    h.HostLost(host_id="host-a", last_seen=AT),
+    h.HostOrphanRemoved(
+        host_id="host-a",
+        workspace_id=WS,
+        resource="container",
+        name=f"wws-{WS}",
+        reason="no desired state wants this workspace on this host",
+    ),
+    h.HostReconciled(host_id="host-a", adopted=[WS], removed=[], desired_known=True),
+]
+
+ORDERS: list[c.AgentCommand] = [
+    c.AgentProvision(name="ticket-123", owner_id="alice", generation=1, spec=SPEC),
+    c.AgentStart(name="ticket-123", owner_id="alice", generation=1, spec=SPEC),
+    c.AgentStop(timeout_s=10.0),
+    c.AgentRestart(name="ticket-123", owner_id="alice", generation=1, spec=SPEC, timeout_s=10.0),
+    c.AgentRebuild(name="ticket-123", owner_id="alice", generation=2, spec=SPEC),
+    c.AgentDelete(timeout_s=10.0),
+]
+
+
+def event_envelope(data: w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded) -> Envelope:
+    host = isinstance(data, (h.HostRegistered, h.HostLost, h.HostOrphanRemoved, h.HostReconciled))
+    stream = "host-host-a" if host else (f"activity-{WS}" if isinstance(data, w.WorkspaceActivityRecorded) else str(WS))
+    by_agent = host or type(data).__name__.endswith(
+        ("Succeeded", "Failed", "Started", "Stopped", "Rejected", "Observed")
+    )
+    return new_envelope(
+        data,
+        event_id=EVT,
+        stream_id=stream,
+        stream_version=7,
+        occurred_at=AT,
+        org_id="acme",
+        actor=AGENT if by_agent else USER,
+        correlation_id=CORR,
+        causation_id=CMD,
+        host_id="host-a" if by_agent else None,
+        reason=getattr(getattr(data, "error", None), "message", None),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
+
+
+def order_envelope(order: c.AgentCommand) -> CommandEnvelope:
+    return CommandEnvelope(
+        command_id=CMD,
+        type=tag_of(type(order)),
+        schema_version=type(order).SCHEMA_VERSION,
+        workspace_id=WS,
+        host_id="host-a",
+        seq=5,
+        org_id="acme",
+        actor=USER,
+        correlation_id=CORR,
+        causation_id=EVT,
+        issued_at=AT,
+        deadline=AT.replace(minute=15),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        data=order,
+    )
