@@ -42,7 +42,26 @@ async def ensure_consumer(js: JetStreamContext) -> None:
 
 
 async def record(pool: asyncpg.Pool, msgs: list[Msg]) -> int:
-    """Append a batch; returns how many new events were stored. Acks after commit."""
+    """Append a batch, commit, then ack; returns how many new events were stored."""
+    good, poison, stored = await store(pool, msgs)
+    for msg, env in good:
+        with _tracer.start_as_current_span(
+            "recorder.record", context=tracing.context_from(env.traceparent), attributes={"wws.event_type": env.type}
+        ):
+            await msg.ack()
+    for msg, error in poison:
+        log.error("recorder.dead_letter", subject=msg.subject, error=error)
+        await msg.term()
+    if stored:
+        log.info("recorder.stored", count=stored)
+    return stored
+
+
+async def store(
+    pool: asyncpg.Pool, msgs: list[Msg]
+) -> tuple[list[tuple[Msg, RawEnvelope]], list[tuple[Msg, str]], int]:
+    """The transactional half of ``record``: dead-letter what cannot be decoded, append the
+    rest under the chain lock. Safe to repeat for the same messages (a redelivery)."""
     good: list[tuple[Msg, RawEnvelope]] = []
     poison: list[tuple[Msg, str]] = []
     for msg in msgs:
@@ -62,17 +81,7 @@ async def record(pool: asyncpg.Pool, msgs: list[Msg]) -> int:
         stored = await eventstore.append(
             conn, [env for _, env in good], nats_seqs=[m.metadata.sequence.stream for m, _ in good]
         )
-    for msg, env in good:
-        with _tracer.start_as_current_span(
-            "recorder.record", context=tracing.context_from(env.traceparent), attributes={"wws.event_type": env.type}
-        ):
-            await msg.ack()
-    for msg, error in poison:
-        log.error("recorder.dead_letter", subject=msg.subject, error=error)
-        await msg.term()
-    if stored:
-        log.info("recorder.stored", count=len(stored), last_position=stored[-1].position)
-    return len(stored)
+    return good, poison, len(stored)
 
 
 async def run(pool: asyncpg.Pool, js: JetStreamContext, stop: asyncio.Event, *, batch: int = 100) -> None:

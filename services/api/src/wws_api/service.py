@@ -291,12 +291,13 @@ class WorkspaceService:
         if ws.status != "running":
             raise errors.Conflict(f"workspace is {ws.status}, not running", msgspec.to_builtins(ws))
         now = self.clock.now()
-        if ws.last_activity_at is not None and now - ws.last_activity_at < timedelta(seconds=60):
+        interval = self.settings.activity_interval_s
+        if ws.last_activity_at is not None and now - ws.last_activity_at < timedelta(seconds=interval):
             return ActivityAccepted(recorded=False, last_activity_at=ws.last_activity_at)
-        minute = now.replace(second=0, microsecond=0).isoformat()
+        bucket = int(now.timestamp() // interval)  # concurrent reports in one interval share one event id
         env = new_envelope(
             WorkspaceActivityRecorded(workspace_id=workspace_id, source=source),
-            event_id=event_id(f"activity:{workspace_id}:{minute}", "workspace.activity_recorded"),
+            event_id=event_id(f"activity:{workspace_id}:{interval}:{bucket}", "workspace.activity_recorded"),
             stream_id=f"activity-{workspace_id}",
             occurred_at=now,
             org_id=ws.org_id,

@@ -52,6 +52,8 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     """Upper bound of ``?wait_timeout=`` on writes."""
     host_ttl_s: float = 15.0
     """A host whose heartbeat is older than this is not live (and is reported lost)."""
+    activity_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """Activity is recorded at most once per this many seconds per workspace (the log stays small)."""
     read_your_writes_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     """A write answers once the read model shows it (so a GET or list right after agrees),
     waiting at most this long; 0 answers at commit."""

@@ -75,39 +75,31 @@ async def reconcile(
         return created is None or now - created > grace
 
     if desired is not None:
-        for ct in containers:
-            if ct.workspace_id in wanted or not old(ct.created_at):
+        vols = {v.workspace_id: v for v in volumes}
+        cts = {ct.workspace_id: ct for ct in containers}
+        for ws_id in sorted(set(cts) | set(vols)):
+            ct, vol = cts.get(ws_id), vols.get(ws_id)
+            if ws_id in wanted or (ct is not None and not old(ct.created_at)) or (vol is not None and not old(vol.created_at)):
                 continue
-            await runtime.remove(ct.workspace_id, 5)
-            removed.append(ct.name)
-            await emitter.emit(
-                HostOrphanRemoved(
-                    host_id=host_id,
-                    workspace_id=ct.workspace_id,
-                    resource="container",
-                    name=ct.name,
-                    reason="no desired state wants this workspace on this host",
-                ),
-                stream_id=host_stream,
-                cause=f"{run_id}:{ct.name}",
-            )
-        live = {ct.workspace_id for ct in containers}
-        for vol in volumes:
-            if vol.workspace_id in wanted or vol.workspace_id in live or not old(vol.created_at):
-                continue
-            await runtime.remove_volume(vol.name)
-            removed.append(vol.name)
-            await emitter.emit(
-                HostOrphanRemoved(
-                    host_id=host_id,
-                    workspace_id=vol.workspace_id,
-                    resource="volume",
-                    name=vol.name,
-                    reason="no desired state wants this home volume",
-                ),
-                stream_id=host_stream,
-                cause=f"{run_id}:{vol.name}",
-            )
+            if ct is not None:
+                await runtime.remove(ws_id, 5)  # container and home volume
+            elif vol is not None:
+                await runtime.remove_volume(vol.name)
+            for resource, name in (("container", ct.name if ct else None), ("volume", vol.name if vol else None)):
+                if name is None:
+                    continue
+                removed.append(name)
+                await emitter.emit(
+                    HostOrphanRemoved(
+                        host_id=host_id,
+                        workspace_id=ws_id,
+                        resource=resource,  # type: ignore[arg-type]
+                        name=name,
+                        reason="no desired state wants this workspace on this host",
+                    ),
+                    stream_id=host_stream,
+                    cause=f"{run_id}:{name}",
+                )
         by_ws = {ct.workspace_id: ct for ct in containers}
         for ws_id, status in wanted.items():
             found = by_ws.get(ws_id)

@@ -12,7 +12,7 @@ import contextlib
 import shutil
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import podman.errors
@@ -56,9 +56,19 @@ def _parse_time(value: object) -> datetime | None:
         tz = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{tz}"
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    # Podman reports volume times in the host's local zone without an offset
+    return parsed if parsed.tzinfo else parsed.astimezone(UTC)
+
+
+def _state(attrs: dict[str, Any]) -> str:
+    """``State`` is a dict in inspect output but a plain string in list output."""
+    state = attrs.get("State")
+    if isinstance(state, dict):
+        return str(state.get("Status", "unknown"))
+    return str(state or "unknown")
 
 
 class PodmanRuntime:
@@ -93,6 +103,11 @@ class PodmanRuntime:
             LABEL_OWNER: p.owner_id,
             LABEL_NAME: p.name,
         }
+
+    def _label_filters(self) -> list[str]:
+        # The list form: podman-py turns a dict value that is a list into one string
+        # ("['a', 'b']"), which matches nothing.
+        return [f"label={LABEL_MANAGED}=true", f"label={LABEL_HOST}={self.host_id}"]
 
     def _get(self, workspace_id: uuid.UUID) -> Any:
         try:
@@ -236,9 +251,7 @@ class PodmanRuntime:
 
     async def inventory(self) -> list[ContainerInfo]:
         def work() -> list[ContainerInfo]:
-            found = self._client.containers.list(
-                all=True, filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_HOST}={self.host_id}"]}
-            )
+            found = self._client.containers.list(all=True, filters=self._label_filters())
             out = []
             for ct in found:
                 try:
@@ -251,7 +264,7 @@ class PodmanRuntime:
                         workspace_id=ws,
                         container_id=str(ct.id),
                         name=ct.name,
-                        status=str(ct.status),
+                        status=_state(ct.attrs),
                         generation=self._generation(ct),
                         command_id=uuid.UUID(cmd) if cmd else None,
                         created_at=_parse_time(ct.attrs.get("Created")),
@@ -263,9 +276,7 @@ class PodmanRuntime:
 
     async def volumes(self) -> list[VolumeInfo]:
         def work() -> list[VolumeInfo]:
-            found = self._client.volumes.list(
-                filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_HOST}={self.host_id}"]}
-            )
+            found = self._client.volumes.list(filters=self._label_filters())
             out = []
             for vol in found:
                 labels = vol.attrs.get("Labels") or {}
