@@ -29,12 +29,16 @@ async def _republish(stack: ProcessStack, ws: str, copies: int) -> None:
     relay or an operator replaying the stream would)."""
     conn = await asyncpg.connect(stack.pg_dsn)
     try:
-        row = await conn.fetchrow("SELECT subject, body FROM wws_commands WHERE workspace_id = $1 ORDER BY position LIMIT 1", uuid.UUID(ws))
+        row = await conn.fetchrow(
+            "SELECT subject, body FROM wws_commands WHERE workspace_id = $1 ORDER BY position LIMIT 1", uuid.UUID(ws)
+        )
     finally:
         await conn.close()
     async with bus.connect(stack.nats_url, name="replayer") as nc:
         js = nc.jetstream()
-        await asyncio.gather(*(bus.publish(js, row["subject"], row["body"].encode(), msg_id=str(uuid.uuid4())) for _ in range(copies)))
+        await asyncio.gather(
+            *(bus.publish(js, row["subject"], row["body"].encode(), msg_id=str(uuid.uuid4())) for _ in range(copies))
+        )
 
 
 def test_duplicate_order_delivery_makes_one_container(process_stack: ProcessStack) -> None:
@@ -55,7 +59,9 @@ def test_duplicate_order_delivery_makes_one_container(process_stack: ProcessStac
     async def count() -> tuple[int, int]:
         conn = await asyncpg.connect(stack.pg_dsn)
         try:
-            ok = await conn.fetchval("SELECT count(*) FROM wws_events WHERE event_type = 'workspace.provision_succeeded'")
+            ok = await conn.fetchval(
+                "SELECT count(*) FROM wws_events WHERE event_type = 'workspace.provision_succeeded'"
+            )
             total = await conn.fetchval("SELECT count(*) FROM wws_events WHERE stream_id = $1", ws["id"])
             return int(ok), int(total)
         finally:
@@ -73,12 +79,18 @@ def test_agent_killed_mid_create_ends_running_or_failed_with_one_container(proce
     with stack.client() as api:
         ws = api.post("/api/v1/workspaces", json={"name": "crash", "memory_mb": 256}).json()
     # kill the agent as soon as its work is visible in Podman (the container exists)
-    eventually_sync(lambda: containers_of(stack.host_id) or _status(stack, ws["id"]) != "scheduled", interval=0.01, what="work started")
+    eventually_sync(
+        lambda: containers_of(stack.host_id) or _status(stack, ws["id"]) != "scheduled",
+        interval=0.01,
+        what="work started",
+    )
     agent.kill()
     assert len(containers_of(stack.host_id)) <= 1
     stack.start("provisioner")
     final = eventually_sync(
-        lambda: (s := _status(stack, ws["id"])) in ("running", "failed") and s, timeout=WAIT_LONG, what="running or failed"
+        lambda: (s := _status(stack, ws["id"])) in ("running", "failed") and s,
+        timeout=WAIT_LONG,
+        what="running or failed",
     )
     containers = containers_of(stack.host_id)
     assert len(containers) == 1
@@ -98,7 +110,14 @@ def test_orphans_are_removed_at_start_and_live_workspaces_adopted(process_stack:
         ws = api.post("/api/v1/workspaces?wait=running", json={"name": "keep", "memory_mb": 256}).json()
     stack.procs["provisioner"].stop()
     stray = uuid.uuid4()
-    labels = ["--label", "wws.managed=true", "--label", f"wws.host={stack.host_id}", "--label", f"wws.workspace={stray}"]
+    labels = [
+        "--label",
+        "wws.managed=true",
+        "--label",
+        f"wws.host={stack.host_id}",
+        "--label",
+        f"wws.workspace={stray}",
+    ]
     subprocess.run(["podman", "volume", "create", *labels, f"wws-home-{stray}"], check=True, capture_output=True)
     subprocess.run(["podman", "create", "--name", f"wws-{stray}", *labels, base_image], check=True, capture_output=True)
     stack.start("provisioner")
@@ -110,7 +129,9 @@ def test_orphans_are_removed_at_start_and_live_workspaces_adopted(process_stack:
     async def orphan_events() -> list[str]:
         conn = await asyncpg.connect(stack.pg_dsn)
         try:
-            rows = await conn.fetch("SELECT data->>'name' AS name FROM wws_events WHERE event_type = 'host.orphan_removed'")
+            rows = await conn.fetch(
+                "SELECT data->>'name' AS name FROM wws_events WHERE event_type = 'host.orphan_removed'"
+            )
             return sorted(r["name"] for r in rows)
         finally:
             await conn.close()
@@ -136,7 +157,9 @@ def test_reaper_stops_an_idle_workspace(process_stack: ProcessStack) -> None:
     async def stop_actor() -> tuple[str, str]:
         conn = await asyncpg.connect(stack.pg_dsn)
         try:
-            row = await conn.fetchrow("SELECT actor_type, actor_id FROM wws_events WHERE event_type = 'workspace.stop_requested'")
+            row = await conn.fetchrow(
+                "SELECT actor_type, actor_id FROM wws_events WHERE event_type = 'workspace.stop_requested'"
+            )
             return row["actor_type"], row["actor_id"]
         finally:
             await conn.close()

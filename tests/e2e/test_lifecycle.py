@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def _inspect(name: str) -> dict[str, Any]:
     out = subprocess.run(["podman", "inspect", name], check=True, capture_output=True).stdout
-    return json.loads(out)[0]  # type: ignore[no-any-return]
+    return json.loads(out)[0]
 
 
 def test_create_stop_start_rebuild_delete_keeps_home_until_delete(process_stack: ProcessStack) -> None:
@@ -26,7 +26,9 @@ def test_create_stop_start_rebuild_delete_keeps_home_until_delete(process_stack:
     stack.start("provisioner")
     stack.wait_ready()
     with stack.client() as api:
-        r = api.post("/api/v1/workspaces?wait=running", json={"name": "e2e", "cpu": 0.5, "memory_mb": 256, "disk_gb": 1})
+        r = api.post(
+            "/api/v1/workspaces?wait=running", json={"name": "e2e", "cpu": 0.5, "memory_mb": 256, "disk_gb": 1}
+        )
         assert r.status_code == 200, r.text
         ws = r.json()
         name = f"wws-{ws['id']}"
@@ -42,9 +44,16 @@ def test_create_stop_start_rebuild_delete_keeps_home_until_delete(process_stack:
         assert host["PidsLimit"] == 4096
         assert host["NetworkMode"] == "none"
         assert "no-new-privileges" in host["SecurityOpt"]
-        caps = subprocess.run(["podman", "exec", name, "grep", "CapEff", "/proc/self/status"], capture_output=True, text=True, check=True).stdout
+        caps = subprocess.run(
+            ["podman", "exec", name, "grep", "CapEff", "/proc/self/status"], capture_output=True, text=True, check=True
+        ).stdout
         assert caps.split()[1] == "0000000000000000"  # cap-drop ALL, nothing added back
-        assert subprocess.run(["podman", "exec", name, "id", "-u"], capture_output=True, text=True, check=True).stdout.strip() == "1000"
+        assert (
+            subprocess.run(
+                ["podman", "exec", name, "id", "-u"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            == "1000"
+        )
 
         write_file_in(name, "/home/dev/notes.txt", "keep me\n")
 

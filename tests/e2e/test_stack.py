@@ -46,7 +46,9 @@ def _running(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def test_stack_up_demo_workspace_ctrl_c_and_restart(tmp_path: Path, host_id: str, base_image: str, podman_socket: str) -> None:
+def test_stack_up_demo_workspace_ctrl_c_and_restart(
+    tmp_path: Path, host_id: str, base_image: str, podman_socket: str
+) -> None:
     state = tmp_path / "state"
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WWS_")}
@@ -68,14 +70,21 @@ def test_stack_up_demo_workspace_ctrl_c_and_restart(tmp_path: Path, host_id: str
             what="demo workspace running",
         )
         assert proc.poll() is None, log.read_text()
-        ws_id = line.group(1)  # type: ignore[union-attr]
+        ws_id = line.group(1)
         assert f"podman exec -it wws-{ws_id} zsh" in log.read_text()
         token = (state / "secrets" / "admin-token").read_text().strip()
         assert oct((state / "secrets" / "admin-token").stat().st_mode & 0o777) == "0o600"
-        r = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/workspaces/{ws_id}", headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(
+            f"http://127.0.0.1:{api_port}/api/v1/workspaces/{ws_id}", headers={"Authorization": f"Bearer {token}"}
+        )
         assert r.json()["status"] == "running"
         # the workspace is usable: a shell runs in it as the dev user
-        out = subprocess.run(["podman", "exec", f"wws-{ws_id}", "zsh", "-c", "echo $0 $(id -un)"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["podman", "exec", f"wws-{ws_id}", "zsh", "-c", "echo $0 $(id -un)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert out.stdout.split() == ["zsh", "dev"]
         children = _descendants(proc.pid)
         assert children, "the stack runs child processes"
@@ -86,7 +95,9 @@ def test_stack_up_demo_workspace_ctrl_c_and_restart(tmp_path: Path, host_id: str
 
         # again: same data, same demo workspace (its container outlived the control plane)
         proc = _up(state, env, log)
-        eventually_sync(lambda: log.read_text().count(f"demo workspace {ws_id} is running") >= 2, timeout=120, what="second start")
+        eventually_sync(
+            lambda: log.read_text().count(f"demo workspace {ws_id} is running") >= 2, timeout=120, what="second start"
+        )
         assert len(containers_of(host_id)) == 1
     finally:
         if proc.poll() is None:

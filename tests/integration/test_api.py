@@ -21,7 +21,7 @@ PROBLEM = "application/problem+json"
 async def _get(api: InProcessApi, ws: str) -> dict[str, Any]:
     r = await api.client.get(f"/api/v1/workspaces/{ws}")
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 async def test_create_wait_running_then_lifecycle(api: InProcessApi) -> None:
@@ -173,7 +173,7 @@ async def test_malformed_json_is_400(api: InProcessApi) -> None:
 
 @pytest.mark.parametrize("ident", ["00000000-0000-4000-8000-000000000000", "not-a-uuid", "%20"])
 @pytest.mark.parametrize(
-    "method,suffix", [("GET", ""), ("POST", "/start"), ("POST", "/stop"), ("DELETE", ""), ("POST", "/activity")]
+    ("method", "suffix"), [("GET", ""), ("POST", "/start"), ("POST", "/stop"), ("DELETE", ""), ("POST", "/activity")]
 )
 async def test_unknown_ids_are_404_problems(api: InProcessApi, ident: str, method: str, suffix: str) -> None:
     r = await api.client.request(method, f"/api/v1/workspaces/{ident}{suffix}")

@@ -44,9 +44,15 @@ async def test_intact_chain_verifies(pg_pool: asyncpg.Pool) -> None:
 @pytest.mark.parametrize(
     ("sql", "expect"),
     [
-        ("UPDATE wws_events SET body = replace(body, '\"tester\"', '\"mallory\"') WHERE global_position = 5", "hash does not match"),
+        (
+            "UPDATE wws_events SET body = replace(body, '\"tester\"', '\"mallory\"') WHERE global_position = 5",
+            "hash does not match",
+        ),
         ("UPDATE wws_events SET actor_id = 'mallory' WHERE global_position = 5", "column actor_id"),
-        ("UPDATE wws_events SET occurred_at = occurred_at - interval '1 day' WHERE global_position = 5", "column occurred_at"),
+        (
+            "UPDATE wws_events SET occurred_at = occurred_at - interval '1 day' WHERE global_position = 5",
+            "column occurred_at",
+        ),
         ("DELETE FROM wws_events WHERE global_position = 5", "prev_hash does not match"),
     ],
 )
@@ -97,10 +103,12 @@ async def test_forged_checkpoint_signature_is_refused(pg_pool: asyncpg.Pool, tmp
     other = signing.generate(tmp_path / "other.pem")
     await signing.sign_head(pg_pool, other, SystemClock())
     report = await verify(pg_pool, public_key=key.public_key())
-    assert not report.ok and "signature" in report.first_broken.problem  # type: ignore[union-attr]
+    assert not report.ok and "signature" in report.first_broken.problem
 
 
-async def test_cli_verify_exit_codes(pg_dsn: str, pg_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_verify_exit_codes(
+    pg_dsn: str, pg_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     await _history(pg_pool, 2)
     monkeypatch.setenv("WWS_DATABASE_URL", pg_dsn)
     assert await _run(["verify"]) == 0
@@ -118,5 +126,9 @@ async def test_audit_projection_and_api_filters(pg_pool: asyncpg.Pool) -> None:
     await _history(pg_pool, 2)
     await projection.catch_up(pg_pool, AuditProjection())
     rows = await pg_pool.fetch("SELECT event_type, actor_id, summary FROM audit_log ORDER BY position")
-    assert [r["event_type"] for r in rows][:3] == ["workspace.created", "workspace.scheduled", "workspace.delete_requested"]
+    assert [r["event_type"] for r in rows][:3] == [
+        "workspace.created",
+        "workspace.scheduled",
+        "workspace.delete_requested",
+    ]
     assert rows[0]["summary"].startswith("created workspace 'a0'")

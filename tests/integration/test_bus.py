@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from tests.integration.helpers import agent_event, create, ctx
@@ -20,7 +21,7 @@ from wws_store import eventstore, handler, outbox
 pytestmark = pytest.mark.integration
 
 
-async def _drain(js: JetStreamContext, subject: str) -> list[nats.aio.msg.Msg]:
+async def _drain(js: JetStreamContext, subject: str) -> list[Msg]:
     sub = await js.pull_subscribe(subject, durable=f"t{uuid.uuid4().hex[:8]}", stream=subjects.CMD_STREAM)
     try:
         return await sub.fetch(batch=100, timeout=1)
@@ -41,7 +42,9 @@ async def test_relay_publishes_pending_orders_once_with_msg_id(pg_pool: asyncpg.
     assert order.workspace_id == ws and order.type == "agent.provision"
 
 
-async def test_relay_crash_after_publish_before_mark_does_not_duplicate(pg_pool: asyncpg.Pool, js: JetStreamContext) -> None:
+async def test_relay_crash_after_publish_before_mark_does_not_duplicate(
+    pg_pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
     """A relay that dies between the PubAck and its commit publishes again; JetStream
     drops the copy because the Nats-Msg-Id repeats."""
     ws, cmd = create()
@@ -66,7 +69,9 @@ async def test_recorder_is_idempotent_under_redelivery(pg_pool: asyncpg.Pool, js
     payload = encode(event)
     # the same event published twice past the duplicate window's protection (different msg ids)
     for n in range(2):
-        await js.publish(subjects.event_subject("workspace", str(ws)), payload, headers={"Nats-Msg-Id": f"{event.event_id}-{n}"})
+        await js.publish(
+            subjects.event_subject("workspace", str(ws)), payload, headers={"Nats-Msg-Id": f"{event.event_id}-{n}"}
+        )
     await recorder.ensure_consumer(js)
     sub = await js.pull_subscribe_bind(recorder.DURABLE, stream=subjects.EVT_STREAM)
     msgs = await sub.fetch(batch=10, timeout=2)
@@ -75,7 +80,9 @@ async def test_recorder_is_idempotent_under_redelivery(pg_pool: asyncpg.Pool, js
     # a crash after the commit and before the acks redelivers the batch: a no-op
     assert (await recorder.store(pg_pool, msgs))[2] == 0
     assert await recorder.record(pg_pool, msgs) == 0
-    rows = await pg_pool.fetch("SELECT stream_version, event_type FROM wws_events WHERE stream_id = $1 ORDER BY 1", str(ws))
+    rows = await pg_pool.fetch(
+        "SELECT stream_version, event_type FROM wws_events WHERE stream_id = $1 ORDER BY 1", str(ws)
+    )
     assert [(r["stream_version"], r["event_type"]) for r in rows] == [
         (1, "workspace.created"),
         (2, "workspace.scheduled"),
@@ -85,7 +92,9 @@ async def test_recorder_is_idempotent_under_redelivery(pg_pool: asyncpg.Pool, js
     assert state is not None and state.status == "running"
 
 
-async def test_recorder_keeps_unknown_types_and_dead_letters_garbage(pg_pool: asyncpg.Pool, js: JetStreamContext) -> None:
+async def test_recorder_keeps_unknown_types_and_dead_letters_garbage(
+    pg_pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
     ws, cmd = create()
     await handler.execute(pg_pool, ws, cmd, ctx())
     future = msgspec.json.decode(encode(agent_event(ws, w.WorkspaceRestartStopped(command_id=uuid.uuid4()))))

@@ -52,7 +52,9 @@ async def test_idle_workspace_is_stopped_once_by_the_reaper(api: InProcessApi) -
         assert row["reason"].startswith("idle for") and "last signal workspace.provision_succeeded" in row["reason"]
         # a second tick, and a "restarted" reaper that replays its projection, decide nothing new
         assert await reaper.tick(pool, settings, SystemClock()) == 0
-        await pool.execute("DELETE FROM reaper_workspaces; UPDATE wws_checkpoints SET position = 0 WHERE name = 'reaper'")
+        await pool.execute(
+            "DELETE FROM reaper_workspaces; UPDATE wws_checkpoints SET position = 0 WHERE name = 'reaper'"
+        )
         assert await reaper.tick(pool, settings, SystemClock()) == 0
         assert await pool.fetchval("SELECT count(*) FROM wws_commands WHERE command_type = 'agent.stop'") == 1
 

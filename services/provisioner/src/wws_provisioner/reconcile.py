@@ -79,7 +79,11 @@ async def reconcile(
         cts = {ct.workspace_id: ct for ct in containers}
         for ws_id in sorted(set(cts) | set(vols)):
             ct, vol = cts.get(ws_id), vols.get(ws_id)
-            if ws_id in wanted or (ct is not None and not old(ct.created_at)) or (vol is not None and not old(vol.created_at)):
+            if (
+                ws_id in wanted
+                or (ct is not None and not old(ct.created_at))
+                or (vol is not None and not old(vol.created_at))
+            ):
                 continue
             if ct is not None:
                 await runtime.remove(ws_id, 5)  # container and home volume
