@@ -28,4 +28,6 @@ fi
 
 # 3. The locked environment. Never download an interpreter: use the host's Python 3.11+.
 export UV_PYTHON_DOWNLOADS=never
+# the host's CA store (some networks need a CA that uv's bundled roots lack)
+export UV_NATIVE_TLS=1
 uv sync --frozen --quiet

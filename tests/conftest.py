@@ -12,3 +12,14 @@ from wws_service import logging as _wlog  # noqa: E402 - after the environment d
 
 # Tests log to the console like the services do in development, and never print locals.
 _wlog.configure(service="test", level="info", fmt="console")
+
+from opentelemetry import trace as _trace  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider as _TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor as _Simple  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter as _Mem  # noqa: E402
+
+# One tracer provider for the test process; tests read finished spans from SPANS.
+SPANS = _Mem()
+_provider = _TracerProvider()
+_provider.add_span_processor(_Simple(SPANS))
+_trace.set_tracer_provider(_provider)

@@ -16,6 +16,12 @@ from wws_store.projection import Projection
 
 pytestmark = pytest.mark.integration
 
+@pytest.fixture
+def api_overrides() -> dict[str, object]:
+    # no host.lost may arrive while the tables are compared
+    return {"host_ttl_s": 3600.0}
+
+
 TABLES = {
     "api_read_model": ("api_workspaces ORDER BY workspace_id", "api_hosts ORDER BY host_id"),
     "reaper": ("reaper_workspaces ORDER BY workspace_id",),
@@ -58,8 +64,9 @@ async def test_rebuild_from_zero_equals_the_live_tables(api: InProcessApi, proj:
     await eventually(lambda: _caught_up(pool, proj.name, head))
     live = await _dump(pool, proj.name)
     assert any(live), "the history produced rows"
-    applied = await projection.rebuild(pool, proj)
-    assert applied == head
+    # the API's own runner may replay part of it concurrently; either way the result is one fold
+    await projection.rebuild(pool, proj)
+    assert await projection.checkpoint(pool, proj.name) == head
     assert await _dump(pool, proj.name) == live
 
 

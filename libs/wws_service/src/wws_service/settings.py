@@ -99,3 +99,30 @@ def _explain(exc: msgspec.ValidationError, service: str) -> str:
         field = text.split("`")[1]
         return f"WWS_{service.upper()}_{field.upper()} (or WWS_{field.upper()}) is required"
     return text
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings (the string right under a field) of ``cls`` and its bases."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__ in ("builtins", "msgspec"):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs

@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from wws_events import Envelope, RawEnvelope, decode_event, encode
+from wws_events import Envelope, RawEnvelope, decode_event, encode, typed_event
 from wws_store.db import Conn, Executor
 from wws_store.errors import ConcurrencyError
 
@@ -135,7 +135,7 @@ async def append(
         StoredEvent(
             position=by_id[e.event_id]["global_position"],
             recorded_at=by_id[e.event_id]["recorded_at"],
-            envelope=e,
+            envelope=typed_event(e) if isinstance(e, RawEnvelope) else e,  # as a reader would see it
             source_ip=e.actor.ip,
         )
         for e in kept
@@ -151,12 +151,20 @@ def _stored(row: asyncpg.Record) -> StoredEvent:
     )
 
 
-async def read_stream(conn: Executor, stream_id: str) -> list[StoredEvent]:
+async def read_stream(conn: Executor, stream_id: str, *, after_version: int = 0) -> list[StoredEvent]:
     rows = await conn.fetch(
-        "SELECT global_position, recorded_at, body, source_ip FROM wws_events WHERE stream_id = $1 ORDER BY stream_version",
+        """SELECT global_position, recorded_at, body, source_ip FROM wws_events
+           WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version""",
         stream_id,
+        after_version,
     )
     return [_stored(r) for r in rows]
+
+
+async def any_exists(conn: Executor, event_ids: list[uuid.UUID]) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM wws_events WHERE event_id = ANY($1::uuid[]))", event_ids)
+    )
 
 
 async def read_all(conn: Executor, *, after: int, limit: int = 500, up_to: int | None = None) -> list[StoredEvent]:

@@ -17,9 +17,11 @@ from wws_events import (
     CommandEnvelope,
     Envelope,
     WorkspaceCommand,
+    WorkspaceNotFound,
     WorkspaceState,
     decide,
     dispatch,
+    encode,
     evolve,
     new_envelope,
     tag_of,
@@ -32,6 +34,11 @@ from wws_store.db import Conn, Executor
 from wws_store.errors import ConcurrencyError, NameTaken
 
 MAX_ATTEMPTS = 5
+SNAPSHOT_EVERY = 20
+"""A snapshot is written when a decision crosses a multiple of this stream version."""
+STATE_SCHEMA = 1
+"""Bump when ``WorkspaceState`` changes shape: older snapshots are then ignored."""
+_state = msgspec.json.Decoder(WorkspaceState)
 
 
 class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,10 +66,33 @@ def _typed(events: list[eventstore.StoredEvent]) -> list[Envelope]:
 
 
 async def load(conn: Executor, workspace_id: uuid.UUID) -> WorkspaceState | None:
+    """The current state: the latest snapshot plus the events after it."""
+    stream = str(workspace_id)
     state: WorkspaceState | None = None
-    for env in _typed(await eventstore.read_stream(conn, str(workspace_id))):
+    after = 0
+    snap = await conn.fetchrow(
+        "SELECT stream_version, state FROM wws_snapshots WHERE stream_id = $1 AND state_schema = $2",
+        stream,
+        STATE_SCHEMA,
+    )
+    if snap is not None:
+        state, after = _state.decode(snap["state"]), snap["stream_version"]
+    for env in _typed(await eventstore.read_stream(conn, stream, after_version=after)):
         state = evolve(state, env)
     return state
+
+
+async def _snapshot(conn: Conn, state: WorkspaceState) -> None:
+    await conn.execute(
+        """INSERT INTO wws_snapshots (stream_id, stream_version, state_schema, state) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (stream_id) DO UPDATE SET stream_version = EXCLUDED.stream_version,
+             state_schema = EXCLUDED.state_schema, state = EXCLUDED.state, taken_at = clock_timestamp()
+           WHERE wws_snapshots.stream_version < EXCLUDED.stream_version""",
+        str(state.workspace_id),
+        state.version,
+        STATE_SCHEMA,
+        encode(state).decode(),
+    )
 
 
 AfterAppend = Callable[[Conn, "Executed"], Awaitable[None]]
@@ -91,18 +121,25 @@ async def execute(
     raise AssertionError("unreachable")
 
 
-async def execute_in(conn: Conn, workspace_id: uuid.UUID, command: WorkspaceCommand, ctx: CommandContext) -> Executed:
-    """One attempt inside the caller's transaction; ``ConcurrencyError`` means: retry."""
-    history = _typed(await eventstore.read_stream(conn, str(workspace_id)))
-    state: WorkspaceState | None = None
-    for env in history:
-        state = evolve(state, env)
-    known = {e.event_id for e in history}
-    if any(event_id(ctx.command_id, tag, 0) in known for tag in EVENT_TYPES):
+async def execute_in(
+    conn: Conn,
+    workspace_id: uuid.UUID,
+    command: WorkspaceCommand,
+    ctx: CommandContext,
+    *,
+    wake_relay: bool = True,
+    org_id: str | None = None,
+) -> Executed:
+    """One attempt inside the caller's transaction; ``ConcurrencyError`` means: retry.
+    With ``org_id`` set, a workspace of another organization is treated as absent."""
+    state = await load(conn, workspace_id)
+    if org_id is not None and state is not None and state.org_id != org_id:
+        raise WorkspaceNotFound(workspace_id)
+    if await eventstore.any_exists(conn, [event_id(ctx.command_id, tag, 0) for tag in EVENT_TYPES]):
         return Executed(state=state, stored=[], orders=[], replayed=True)  # this command already ran
     decided = decide(state, command, ctx.command_id, workspace_id=workspace_id)
     envelopes: list[Envelope] = []
-    version = state.version if state else 0
+    version = version_before = state.version if state else 0
     counts: dict[str, int] = {}
     for data in decided:
         tag = tag_of(type(data))
@@ -153,8 +190,10 @@ async def execute_in(conn: Conn, workspace_id: uuid.UUID, command: WorkspaceComm
     stored = await eventstore.append(conn, envelopes)
     if envelopes and not stored:  # a concurrent run of the same command got there first
         return Executed(state=await load(conn, workspace_id), stored=[], orders=[], replayed=True)
+    if after is not None and after.version // SNAPSHOT_EVERY > version_before // SNAPSHOT_EVERY:
+        await _snapshot(conn, after)
     for queued in orders:
-        await outbox.enqueue(conn, queued)
+        await outbox.enqueue(conn, queued, wake_relay=wake_relay)
     return Executed(state=after, stored=stored, orders=orders, replayed=False)
 
 

@@ -24,8 +24,10 @@ class PendingCommand(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
 
 
-async def enqueue(conn: Conn, command: CommandEnvelope) -> bool:
-    """Add ``command`` inside the caller's transaction; False if its id is already there."""
+async def enqueue(conn: Conn, command: CommandEnvelope, *, wake_relay: bool = True) -> bool:
+    """Add ``command`` inside the caller's transaction; False if its id is already there.
+    ``wake_relay=False`` when the caller publishes it itself right after commit (the relay
+    still finds it on its next poll if that publish never happens)."""
     status: str = await conn.execute(
         """INSERT INTO wws_commands (command_id, command_type, workspace_id, host_id, subject, body, traceparent, deadline)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (command_id) DO NOTHING""",
@@ -38,7 +40,8 @@ async def enqueue(conn: Conn, command: CommandEnvelope) -> bool:
         command.traceparent,
         command.deadline,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    if wake_relay:
+        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     return status.endswith(" 1")
 
 
@@ -87,3 +90,16 @@ async def overdue(conn: Executor, now: datetime, limit: int = 100) -> list[async
             limit,
         )
     )
+
+
+async def mark_published_by_id(conn: Conn, command_id: uuid.UUID, seq: int) -> None:
+    """Mark after a fast-path publish. Asynchronous commit: losing this mark in a crash
+    only makes the relay publish again, which JetStream drops as a duplicate."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await conn.execute(
+            """UPDATE wws_commands SET published_at = clock_timestamp(), publish_seq = $2, attempts = attempts + 1
+               WHERE command_id = $1 AND published_at IS NULL""",
+            command_id,
+            seq,
+        )

@@ -56,6 +56,38 @@ async def step(pool: asyncpg.Pool, projection: Projection, *, batch: int = 500) 
         return len(events)
 
 
+async def apply_inline(conn: Conn, projection: Projection, stored: list[StoredEvent]) -> bool:
+    """Apply freshly appended events in the appending transaction, when the projection is
+    caught up to just before them; otherwise leave them to the runner.
+
+    Call with the append lock held (inside ``eventstore.append``'s transaction): no other
+    event can be appended in between, so "caught up" cannot change under us. Never waits:
+    a runner in the middle of a batch holds the checkpoint row, and then we skip."""
+    if not stored:
+        return False
+    pos = await conn.fetchval(
+        "SELECT position FROM wws_checkpoints WHERE name = $1 FOR UPDATE SKIP LOCKED", projection.name
+    )
+    if pos is None:
+        return False
+    behind = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM wws_events WHERE global_position > $1 AND global_position < $2)",
+        pos,
+        stored[0].position,
+    )
+    if behind:
+        return False
+    for event in stored:
+        await projection.apply(conn, event)
+    await conn.execute(
+        "UPDATE wws_checkpoints SET position = $2, updated_at = clock_timestamp() WHERE name = $1",
+        projection.name,
+        stored[-1].position,
+    )
+    await conn.execute("SELECT pg_notify('wws_projection', $1)", f"{projection.name}:{stored[-1].position}")
+    return True
+
+
 async def catch_up(pool: asyncpg.Pool, projection: Projection, *, batch: int = 500) -> int:
     total = 0
     while n := await step(pool, projection, batch=batch):

@@ -18,6 +18,7 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 
 from wws_api import __version__, desired, problems, recorder, relay
 from wws_api.auth import BearerAuth
+from wws_api.fastpath import FastPath
 from wws_api.hosts import HostRegistry
 from wws_api.readmodel import ReadModel
 from wws_api.routes.audit import AuditController
@@ -72,6 +73,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             await waiter.start(settings.database_url)
             stack.push_async_callback(waiter.close)
             stop = asyncio.Event()
+            fastpath = FastPath(pool, js)
+            stack.push_async_callback(fastpath.drain)
             services = AppServices(
                 settings=settings,
                 clock=clk,
@@ -81,7 +84,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 registry=registry,
                 scheduler=scheduler,
                 waiter=waiter,
-                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk),
+                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath),
                 stop=stop,
                 tasks=[],
             )

@@ -8,8 +8,10 @@ import msgspec
 from wws_events import Envelope, WorkspaceState, encode, evolve
 from wws_events import host as h
 from wws_events import workspace as w
+from wws_store import projection
 from wws_store.db import Conn
 from wws_store.eventstore import StoredEvent
+from wws_store.handler import Executed
 
 _state = msgspec.json.Decoder(WorkspaceState)
 _BUMPS_ACTIVITY = (
@@ -127,3 +129,11 @@ class ReadModel:
                 )
             case h.HostReconciled():
                 await conn.execute("UPDATE api_hosts SET position = $2 WHERE host_id = $1", data.host_id, position)
+
+
+READ_MODEL = ReadModel()
+
+
+async def apply_inline(conn: Conn, result: Executed) -> None:
+    """``handler.execute`` hook: project the decision in its own transaction when possible."""
+    await projection.apply_inline(conn, READ_MODEL, result.stored)

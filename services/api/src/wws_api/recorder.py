@@ -17,9 +17,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from wws_api.readmodel import READ_MODEL
 from wws_events import RawEnvelope, decode_raw_event, subjects
 from wws_service import tracing
-from wws_store import eventstore
+from wws_store import eventstore, projection
 
 log = structlog.get_logger("wws.recorder")
 _tracer = tracing.tracer("wws.recorder")
@@ -81,6 +82,7 @@ async def store(
         stored = await eventstore.append(
             conn, [env for _, env in good], nats_seqs=[m.metadata.sequence.stream for m, _ in good]
         )
+        await projection.apply_inline(conn, READ_MODEL, stored)
     return good, poison, len(stored)
 
 

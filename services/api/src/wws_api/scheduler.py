@@ -11,6 +11,7 @@ import msgspec
 import structlog
 
 from wws_api.hosts import HostRegistry
+from wws_api.readmodel import apply_inline
 from wws_events import SYSTEM_SCHEDULER, DomainError
 from wws_events import commands as c
 from wws_events.host import HostHeartbeat
@@ -135,7 +136,11 @@ class Scheduler:
             )
             try:
                 await handler.execute(
-                    self.pool, r["workspace_id"], c.ScheduleWorkspace(host_id=spot.host_id, reason=spot.reason), ctx
+                    self.pool,
+                    r["workspace_id"],
+                    c.ScheduleWorkspace(host_id=spot.host_id, reason=spot.reason),
+                    ctx,
+                    after_append=apply_inline,
                 )
                 placed += 1
                 log.info("scheduler.placed", workspace_id=str(r["workspace_id"]), host_id=spot.host_id)

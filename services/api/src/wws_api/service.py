@@ -14,6 +14,8 @@ import msgspec
 
 from wws_api import errors
 from wws_api.auth import Principal
+from wws_api.fastpath import FastPath
+from wws_api.readmodel import READ_MODEL
 from wws_api.scheduler import Scheduler
 from wws_api.schemas import ActivityAccepted, CreateWorkspace, WorkspaceList, WorkspaceView
 from wws_api.settings import ApiSettings
@@ -26,7 +28,7 @@ from wws_events.ids import event_id
 from wws_events.workspace import Resources, WorkspaceActivityRecorded, WorkspaceSpec
 from wws_service.clock import Clock
 from wws_service.tracing import current_traceparent
-from wws_store import eventstore, handler
+from wws_store import eventstore, handler, projection
 from wws_store.errors import ConcurrencyError
 
 TEMPLATES: dict[str, str] = {"base": "localhost/wws-base:bookworm"}
@@ -74,7 +76,9 @@ class WorkspaceService:
         scheduler: Scheduler,
         waiter: ReadModelWaiter,
         clock: Clock,
+        fastpath: FastPath,
     ) -> None:
+        self.fastpath = fastpath
         self.pool = pool
         self.settings = settings
         self.scheduler = scheduler
@@ -222,15 +226,14 @@ class WorkspaceService:
                             if prior["request_hash"] != request_hash:
                                 raise errors.IdempotencyMismatch(key)
                             return Outcome(status=prior["status"], view=_view.decode(prior["response"]), replayed=True)
-                    if not isinstance(command, c.CreateWorkspace):
-                        current = await handler.load(conn, workspace_id)
-                        if current is None or current.org_id != principal.org_id:
-                            raise errors.NotFound("workspace", str(workspace_id))
                     try:
-                        result = await handler.execute_in(conn, workspace_id, command, ctx)
+                        result = await handler.execute_in(
+                            conn, workspace_id, command, ctx, wake_relay=False, org_id=principal.org_id
+                        )
                     except InvalidTransition as exc:
                         raise errors.Conflict(str(exc), await self._current(conn, workspace_id)) from exc
                     assert result.state is not None
+                    await projection.apply_inline(conn, READ_MODEL, result.stored)
                     view = state_view(result.state)
                     if key is not None:
                         await conn.execute(
@@ -242,6 +245,7 @@ class WorkspaceService:
                             msgspec.json.encode(view),
                         )
                     outcome = Outcome(status=202, view=view, replayed=result.replayed)
+                await self.fastpath.publish(result.orders)
                 if result.stored and self.settings.read_your_writes_s > 0:
                     await self.waiter.wait_position(
                         "api_read_model", result.stored[-1].position, self.settings.read_your_writes_s
@@ -307,4 +311,5 @@ class WorkspaceService:
         )
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await eventstore.append(conn, [env])
+            await projection.apply_inline(conn, READ_MODEL, stored)
         return ActivityAccepted(recorded=bool(stored), last_activity_at=now)

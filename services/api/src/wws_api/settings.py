@@ -21,7 +21,7 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     public_url: str = ""
     """Base URL clients use (for links); empty means http://<http_host>:<http_port>."""
     org_id: str = "default"
-    """Organization every workspace belongs to until identity lands (issue #5)."""
+    """Organization of every workspace (one organization until multi-tenant identity is configured)."""
     trusted_proxies: str = ""
     """Comma-separated proxy addresses whose X-Forwarded-For is believed for the actor's IP."""
     default_image: str = "localhost/wws-base:bookworm"

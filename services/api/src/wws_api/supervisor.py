@@ -9,6 +9,7 @@ import asyncpg
 import structlog
 
 from wws_api.hosts import HostRegistry
+from wws_api.readmodel import apply_inline
 from wws_events import SYSTEM_SUPERVISOR, DomainError, new_envelope
 from wws_events import commands as c
 from wws_events.host import HostLost
@@ -51,7 +52,11 @@ class Supervisor:
             )
             try:
                 await handler.execute(
-                    self.pool, r["workspace_id"], c.TimeOutOperation(command_id=r["last_command_id"], message=msg), ctx
+                    self.pool,
+                    r["workspace_id"],
+                    c.TimeOutOperation(command_id=r["last_command_id"], message=msg),
+                    ctx,
+                    after_append=apply_inline,
                 )
                 done += 1
                 log.warning("supervisor.timed_out", workspace_id=str(r["workspace_id"]), message=msg)

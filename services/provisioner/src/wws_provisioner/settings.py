@@ -36,8 +36,6 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     """Seconds between heartbeats in KV."""
     host_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     """Lifetime of a heartbeat entry (bucket TTL)."""
-    stop_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
-    """Grace a workspace's processes get between SIGTERM and SIGKILL."""
     reconcile_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
     """Seconds between reconciles after the start-up one (0 = only at start)."""
     orphan_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
@@ -49,4 +47,4 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     disk_gb: int = 0
     """Capacity announced to the scheduler (0 = detect from Podman's storage)."""
     address: str = ""
-    """Address of this host's access gateway, announced in the heartbeat (later issues)."""
+    """Address of this host's access gateway, announced in its heartbeat (empty: none yet)."""

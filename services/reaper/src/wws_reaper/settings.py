@@ -19,4 +19,4 @@ class ReaperSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_f
     operation_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 180.0
     """Deadline given to the host for an idle stop."""
     org_id: str = "default"
-    """Organization recorded on reaper decisions when the workspace has none."""
+    """Organization of every workspace (one organization until multi-tenant identity is configured)."""

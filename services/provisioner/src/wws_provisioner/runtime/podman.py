@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ T = TypeVar("T")
 # Images built by WWS run their own init (CMD); anything else gets the devcontainer
 # "overrideCommand" treatment so a shell-default image stays up for people to use.
 WWS_IMAGE_LABEL = "io.wws.image"
+IMAGE_CACHE_S = 30.0
 KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while sleep 1000 & wait $!; do :; done"]
 
 
@@ -77,6 +79,7 @@ class PodmanRuntime:
         self.host_id = host_id
         self.start_check_s = start_check_s
         self._client = PodmanClient(base_url=base_url, timeout=120)
+        self._image_cache: dict[str, tuple[float, dict[str, str]]] = {}
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
@@ -115,39 +118,44 @@ class PodmanRuntime:
         except podman.errors.NotFound:
             return None
 
-    def _ensure_image(self, image: str) -> Any:
+    def _image_labels(self, image: str) -> dict[str, str]:
+        """Labels of ``image`` (pulling it when it is not local and not ``localhost/``).
+        Cached briefly: it costs a round trip per create and changes only on a rebuild."""
+        now = time.monotonic()
+        hit = self._image_cache.get(image)
+        if hit is not None and now - hit[0] < IMAGE_CACHE_S:
+            return hit[1]
         try:
-            return self._client.images.get(image)
+            img = self._client.images.get(image)
         except podman.errors.ImageNotFound:
-            pass
-        if image.startswith("localhost/"):
-            raise ImageNotFound(image)
-        try:
-            return self._client.images.pull(image)
-        except (podman.errors.APIError, podman.errors.ImageNotFound) as exc:
-            raise ImageNotFound(image, f"pull failed: {getattr(exc, 'explanation', exc)}") from exc
+            if image.startswith("localhost/"):
+                raise ImageNotFound(image) from None
+            try:
+                img = self._client.images.pull(image)  # type: ignore[assignment]  # one image for one reference
+            except (podman.errors.APIError, podman.errors.ImageNotFound) as exc:
+                raise ImageNotFound(image, f"pull failed: {getattr(exc, 'explanation', exc)}") from exc
+        labels = dict(img.labels or {})
+        self._image_cache[image] = (now, labels)
+        return labels
 
     def _ensure_volume(self, p: Placement) -> str:
         name = volume_name(p.workspace_id)
-        if not self._client.volumes.exists(name):
-            labels = {
-                k: v
-                for k, v in self._labels(p).items()
-                if k in (LABEL_MANAGED, LABEL_HOST, LABEL_WORKSPACE, LABEL_OWNER)
-            }
-            labels["wws.disk_gb"] = str(p.spec.resources.disk_gb)
-            try:
-                self._client.volumes.create(name, labels=labels)
-            except podman.errors.APIError as exc:
-                if not self._client.volumes.exists(name):  # lost a race with ourselves: fine
-                    raise RuntimeFailure(f"cannot create volume {name}: {exc.explanation}") from exc
+        labels = {
+            k: v for k, v in self._labels(p).items() if k in (LABEL_MANAGED, LABEL_HOST, LABEL_WORKSPACE, LABEL_OWNER)
+        }
+        labels["wws.disk_gb"] = str(p.spec.resources.disk_gb)
+        try:
+            self._client.volumes.create(name, labels=labels)
+        except podman.errors.APIError as exc:
+            # "already exists" is the normal case on every start after the first
+            if exc.status_code != 409 and not self._client.volumes.exists(name):
+                raise RuntimeFailure(f"cannot create volume {name}: {exc.explanation}") from exc
         return name
 
     def _create(self, p: Placement) -> Any:
-        image = self._ensure_image(p.spec.image)
+        labels = self._image_labels(p.spec.image)
         volume = self._ensure_volume(p)
         r = p.spec.resources
-        labels = image.labels or {}
         kwargs: dict[str, Any] = {}
         if WWS_IMAGE_LABEL not in labels:
             kwargs["command"] = KEEPALIVE
@@ -184,9 +192,10 @@ class PodmanRuntime:
                     return existing
             raise
 
-    def _start_checked(self, ct: Any) -> str:
-        ct.reload()
-        if ct.status != "running":
+    def _start_checked(self, ct: Any, *, fresh: bool = False) -> str:
+        if not fresh:
+            ct.reload()
+        if fresh or ct.status != "running":
             ct.start()
         ct.reload()
         if ct.status != "running":
@@ -216,7 +225,7 @@ class PodmanRuntime:
                 self._remove_container(ct, 10)
                 ct = None
             if ct is None:
-                ct = self._create(placement)
+                return self._start_checked(self._create(placement), fresh=True)
             return self._start_checked(ct)
 
         return await self._call(work)
