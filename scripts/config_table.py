@@ -1,5 +1,5 @@
 """Render the README's configuration table from the settings classes (the single source
-of truth). ``python scripts/config_table.py`` prints it; tests/unit/test_docs.py fails
+of truth). ``uv run python -m scripts.config_table`` prints it; tests/unit/test_docs.py fails
 when README.md is out of date."""
 
 from __future__ import annotations
@@ -20,12 +20,27 @@ SERVICES: list[tuple[str, type[msgspec.Struct]]] = [
 ]
 
 STACK = [
-    ("WWS_STATE_DIR", ".wws/state", "wws-stack", "Where the embedded stack keeps NATS and PostgreSQL data, logs, the admin token and the audit signing key."),
+    (
+        "WWS_STATE_DIR",
+        ".wws/state",
+        "wws-stack",
+        "Where the embedded stack keeps NATS and PostgreSQL data, logs, the admin token and the audit signing key.",
+    ),
     ("WWS_STACK_API_PORT", "8080", "wws-stack", "Port of the API in the embedded stack."),
     ("WWS_STACK_NATS_PORT", "4222", "wws-stack", "Port of the embedded NATS server."),
-    ("WWS_STACK_PODMAN_SOCKET", "/run/podman/podman.sock", "wws-stack", "Podman API socket; the stack starts `podman system service` on it if nothing answers."),
+    (
+        "WWS_STACK_PODMAN_SOCKET",
+        "/run/podman/podman.sock",
+        "wws-stack",
+        "Podman API socket; the stack starts `podman system service` on it if nothing answers.",
+    ),
     ("WWS_STACK_DEMO", "1", "wws-stack", "Create (or start) the `demo` workspace on `up`."),
-    ("WWS_STACK_BUILD_IMAGES", "1", "wws-stack", "Build the base workspace image on `up` when its inputs changed (a no-op otherwise)."),
+    (
+        "WWS_STACK_BUILD_IMAGES",
+        "1",
+        "wws-stack",
+        "Build the base workspace image on `up` when its inputs changed (a no-op otherwise).",
+    ),
 ]
 
 
@@ -47,11 +62,12 @@ def _default(cls: type[msgspec.Struct], name: str) -> str:
 
 
 def rows() -> list[tuple[str, str, str, str]]:
-    out: list[tuple[str, str, str, str]] = []
     common = {f.name for f in msgspec.structs.fields(CommonSettings)}
     cdocs = field_docs(CommonSettings)
-    for name in sorted(common):
-        out.append((f"WWS_{name.upper()}", _default(CommonSettings, name), "all services", cdocs.get(name, "")))
+    out: list[tuple[str, str, str, str]] = [
+        (f"WWS_{name.upper()}", _default(CommonSettings, name), "all services", cdocs.get(name, ""))
+        for name in sorted(common)
+    ]
     shared: dict[str, list[str]] = {}
     for svc, cls in SERVICES:
         for f in msgspec.structs.fields(cls):

@@ -1,12 +1,11 @@
-"""Write the generated configuration table into README.md between its markers."""
+"""Write the generated configuration table into README.md between its markers
+(``uv run python -m scripts.update_readme``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from config_table import render  # noqa: E402 - the script's own directory
+from scripts.config_table import render
 
 START, END = "<!-- config:start -->", "<!-- config:end -->"
 

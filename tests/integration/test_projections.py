@@ -16,6 +16,7 @@ from wws_store.projection import Projection
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 def api_overrides() -> dict[str, object]:
     # no host.lost may arrive while the tables are compared

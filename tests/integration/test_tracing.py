@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import SPANS
@@ -23,7 +25,7 @@ async def test_trace_spans_cross_http_nats_and_agent(api: InProcessApi) -> None:
         assert r.status_code == 200, r.text
         ws = r.json()["id"]
 
-        def spans_named(prefix: str) -> list:
+        def spans_named(prefix: str) -> list[Any]:
             return [s for s in SPANS.get_finished_spans() if s.name.startswith(prefix)]
 
         await eventually(lambda: _async(bool(spans_named("agent.agent.provision"))))
@@ -34,7 +36,9 @@ async def test_trace_spans_cross_http_nats_and_agent(api: InProcessApi) -> None:
         trace_id = agent.context.trace_id
         assert any(s.context.trace_id == trace_id for s in http), "the agent continues the request's trace"
         assert any(s.context.trace_id == trace_id for s in spans_named("recorder.record"))
-        row = await api.services.pool.fetchrow("SELECT body FROM wws_events WHERE event_type = 'workspace.created' AND stream_id = $1", ws)
+        row = await api.services.pool.fetchrow(
+            "SELECT body FROM wws_events WHERE event_type = 'workspace.created' AND stream_id = $1", ws
+        )
         assert f"{trace_id:032x}" in row["body"], "the event carries the traceparent"
 
 

@@ -8,7 +8,6 @@
   + NotFound               unknown or invisible resource (404)
   + Conflict               invalid transition, carrying the current workspace (409)
   + OperationFailed        a waited-for operation ended in ``failed`` (502)
-  + BusUnavailable         NATS not reachable when it was needed (503)
 """
 
 from __future__ import annotations
@@ -52,10 +51,6 @@ class OperationFailed(ApiError):
     def __init__(self, message: str, workspace: dict[str, Any]) -> None:
         self.workspace = workspace
         super().__init__(message)
-
-
-class BusUnavailable(ApiError):
-    pass
 
 
 class Conflict(ApiError):

@@ -94,12 +94,6 @@ TYPES: dict[str, ProblemType] = {
             description="The resource exists but does not support this method.",
         ),
         ProblemType(
-            slug="bus-unavailable",
-            status=503,
-            title="Event bus unavailable",
-            description="NATS could not be reached; nothing was changed.",
-        ),
-        ProblemType(
             slug="internal",
             status=500,
             title="Internal error",
@@ -196,8 +190,6 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
             return problem(request, "idempotency-key-reused", str(exc))
         case e.OperationFailed():
             return problem(request, "operation-failed", str(exc), workspace=exc.workspace)
-        case e.BusUnavailable():
-            return problem(request, "bus-unavailable", str(exc))
         case HTTPException():
             slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}.get(
                 exc.status_code, "validation-error" if exc.status_code < 500 else "internal"
