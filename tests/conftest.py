@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.podman", "tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.podman", "tests.fixtures.services", "tests.fixtures.git"]
 
 from wws_service import logging as _wlog  # noqa: E402 - after the environment default above
 

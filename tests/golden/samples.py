@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from wws_events import Actor, CommandEnvelope, Envelope, new_envelope, tag_of
 from wws_events import commands as c
 from wws_events import host as h
+from wws_events import template as t
 from wws_events import workspace as w
 
 WS = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -19,14 +20,31 @@ AT = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
 USER = Actor(type="user", id="alice", ip="192.0.2.10", display="Alice")
 AGENT = Actor(type="service", id="agent:host-a", display="wws-provisioner 0.1.0")
 SPEC = w.WorkspaceSpec(
-    image="localhost/wws-base:bookworm",
-    template="base",
+    image="localhost/wws-dev:go-python",
+    template="python-go",
+    template_id="55555555-5555-4555-8555-555555555555",
+    template_version=3,
     resources=w.Resources(cpu=2.0, memory_mb=4096, disk_gb=20, pids=4096),
+    languages=["go", "python"],
+    ide=True,
+    network="egress",
+    env={"EDITOR": "vim"},
+    repository=w.Repository(
+        url="https://git.example.com/acme/api.git", branch="main", credential="workspace-git-token"
+    ),
+    dotfiles=w.Dotfiles(url="https://git.example.com/alice/dotfiles.git"),
+    bootstrap=[w.Script(source="template", script="make deps"), w.Script(source="workspace", script="echo hi")],
+    ports=[8000],
+    idle_timeout_s=7200,
 )
+TSPEC = t.TemplateSpec(
+    description="Python + Go", languages=["go", "python"], bootstrap="make deps", env={"EDITOR": "vim"}, ports=[8000]
+)
+TPL = uuid.UUID("55555555-5555-4555-8555-555555555555")
 ERR = w.ErrorInfo(code="image_not_found", message="image 'x' is not available on this host", retryable=False)
 CAP = h.HostCapacity(cpus=2.0, memory_mb=24000, disk_gb=250)
 
-EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded] = [
+EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded | t.TemplateEvent] = [
     w.WorkspaceCreated(workspace_id=WS, name="ticket-123", owner_id="alice", spec=SPEC, requested_host=None),
     w.WorkspaceScheduled(command_id=CMD, host_id="host-a", reason="most free memory (20000 MiB left after placement)"),
     w.WorkspaceStartRequested(command_id=CMD),
@@ -41,7 +59,9 @@ EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded] = [
     ),
     w.WorkspaceOperationStarted(command_id=CMD, operation="provision"),
     w.WorkspaceRestartStopped(command_id=CMD),
-    w.WorkspaceProvisionSucceeded(command_id=CMD, generation=1, container_id="abc123"),
+    w.WorkspaceProvisionSucceeded(
+        command_id=CMD, generation=1, container_id="abc123", image="localhost/wws-dc-1a2b3c", ide_port=20001
+    ),
     w.WorkspaceProvisionFailed(command_id=CMD, error=ERR),
     w.WorkspaceStartSucceeded(command_id=CMD, generation=1, container_id="abc123"),
     w.WorkspaceStartFailed(command_id=CMD, error=ERR),
@@ -58,6 +78,33 @@ EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded] = [
     ),
     w.WorkspaceObserved(container_id="abc123", runtime_status="exited", generation=1),
     w.WorkspaceActivityRecorded(workspace_id=WS, source="api"),
+    w.WorkspaceInitStepStarted(run_id=CMD, step="repository", name="clone"),
+    w.WorkspaceInitStepSucceeded(
+        run_id=CMD, step="repository", name="clone", duration_ms=812, detail="cloned into ~/src/api"
+    ),
+    w.WorkspaceInitStepFailed(
+        run_id=CMD,
+        step="bootstrap",
+        name="workspace",
+        duration_ms=20,
+        exit_code=3,
+        message="exited with 3",
+        output_tail=["make: *** [deps] Error 3"],
+    ),
+    w.WorkspaceInitFinished(run_id=CMD, duration_ms=4200, degraded=True, failed_steps=["bootstrap:workspace"]),
+    w.WorkspaceDevcontainerApplied(
+        run_id=CMD,
+        source=".devcontainer/devcontainer.json",
+        image="localhost/wws-dc-1a2b3c",
+        unsupported=["features"],
+        warnings=[],
+    ),
+    w.WorkspaceDevcontainerInvalid(
+        run_id=CMD, source=".devcontainer/devcontainer.json", message="expected ',' or '}'", line=7, column=3
+    ),
+    t.TemplateCreated(template_id=TPL, name="python-go", version=1, spec=TSPEC),
+    t.TemplateUpdated(template_id=TPL, version=2, spec=TSPEC),
+    t.TemplateDeleted(template_id=TPL),
     h.HostRegistered(host_id="host-a", agent_version="0.1.0", runtime="podman", capacity=CAP, address=None),
     h.HostLost(host_id="host-a", last_seen=AT),
     h.HostOrphanRemoved(
@@ -80,9 +127,17 @@ ORDERS: list[c.AgentCommand] = [
 ]
 
 
-def event_envelope(data: w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded) -> Envelope:
+def event_envelope(data: w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded | t.TemplateEvent) -> Envelope:
     host = isinstance(data, (h.HostRegistered, h.HostLost, h.HostOrphanRemoved, h.HostReconciled))
-    stream = "host-host-a" if host else (f"activity-{WS}" if isinstance(data, w.WorkspaceActivityRecorded) else str(WS))
+    template = isinstance(data, (t.TemplateCreated, t.TemplateUpdated, t.TemplateDeleted))
+    if host:
+        stream = "host-host-a"
+    elif template:
+        stream = f"template-{TPL}"
+    elif isinstance(data, w.WorkspaceActivityRecorded):
+        stream = f"activity-{WS}"
+    else:
+        stream = str(WS)
     by_agent = host or type(data).__name__.endswith(
         ("Succeeded", "Failed", "Started", "Stopped", "Rejected", "Observed")
     )

@@ -71,11 +71,11 @@ async def _status_is(api: InProcessApi, ws: str, status: str) -> bool:
 
 async def test_failure_while_waiting_is_a_502_problem_with_the_reason(api: InProcessApi) -> None:
     runtime = FakeRuntime()
-    runtime.fail_next = ImageNotFound("localhost/nope:1")
+    runtime.fail_next = ImageNotFound("localhost/wws-base:bookworm", "a transient failure")
     async with in_process_host(api.settings.nats_url, "h1", runtime=runtime):
         await eventually(lambda: _live(api, "h1"))
         r = await api.client.post(
-            "/api/v1/workspaces?wait=running", json={"name": "broken", "image": "localhost/nope:1"}
+            "/api/v1/workspaces?wait=running", json={"name": "broken"}
         )
         assert r.status_code == 502, r.text
         assert r.headers["content-type"].startswith(PROBLEM)
@@ -147,7 +147,7 @@ async def test_concurrent_requests_with_one_key_make_one_workspace(api: InProces
         ({}, "#/name", "missing required field"),
         ({"name": "ok", "cpu": "two"}, "#/cpu", "Expected"),
         ({"name": "ok", "template": "nope"}, "#/template", "unknown template"),
-        ({"name": "ok", "template": "base", "image": "localhost/x:1"}, "#/image", "either"),
+        ({"name": "ok", "template": "base", "image": "localhost/x:1"}, "#/image", "not both"),
         ({"name": "ok", "host": "never-seen"}, "#/host", "has ever registered"),
         ({"name": "ok", "image": "bad image;rm -rf"}, "#/image", "image reference"),
     ],

@@ -15,8 +15,12 @@ class PodmanError(RuntimeError):
 def run(*args: str, capture: bool = True, stdin: bytes | None = None) -> str:
     proc = subprocess.run(["podman", *args], input=stdin, capture_output=capture, check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip() if capture else ""
-        raise PodmanError(f"podman {' '.join(args[:2])} failed ({proc.returncode}): {err[-800:]}")
+        message = f"podman {' '.join(args[:2])} failed ({proc.returncode})"
+        if capture:  # a quiet build's step output is on stdout: keep its tail, it says why
+            err = proc.stderr.decode(errors="replace").strip()[-800:]
+            out = proc.stdout.decode(errors="replace").strip().splitlines()[-15:]
+            message += f": {err}" + ("\n--- last output ---\n" + "\n".join(out) if out else "")
+        raise PodmanError(message)
     return proc.stdout.decode(errors="replace") if capture else ""
 
 
@@ -37,8 +41,10 @@ def tag(src: str, dst: str) -> None:
     run("tag", src, dst)
 
 
-def build(context: Path, tag_: str, *, build_args: dict[str, str], labels: dict[str, str], quiet: bool) -> None:
-    args = ["build", "--layers", "-f", str(context / "Containerfile"), "-t", tag_]
+def build(
+    context: Path, tag_: str, *, build_args: dict[str, str], labels: dict[str, str], quiet: bool, no_cache: bool = False
+) -> None:
+    args = ["build", "--no-cache" if no_cache else "--layers", "-f", str(context / "Containerfile"), "-t", tag_]
     for k, v in build_args.items():
         args += ["--build-arg", f"{k}={v}"]
     for k, v in labels.items():

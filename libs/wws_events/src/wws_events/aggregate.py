@@ -20,6 +20,7 @@ from wws_events._base import EventData
 from wws_events.errors import InvalidTransition, WorkspaceExists, WorkspaceNotFound
 from wws_events.events import Envelope
 from wws_events.host import HostLost, HostOrphanRemoved, HostReconciled, HostRegistered
+from wws_events.template import TemplateCreated, TemplateDeleted, TemplateUpdated
 from wws_events.workspace import ErrorInfo, Operation, WorkspaceSpec, WorkspaceStatus
 
 
@@ -45,9 +46,27 @@ class WorkspaceState(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     status_changed_at: datetime
     observed_status: str | None = None
+    image: str | None = None
+    """The image the container runs (a devcontainer image may replace ``spec.image``)."""
+    ide_port: int | None = None
+    ready: bool = False
+    """In-workspace init finished for the current start."""
+    degraded: bool = False
+    failed_steps: list[str] = []
+    devcontainer: str | None = None
+    devcontainer_error: str | None = None
 
 
-_NOT_WORKSPACE = (w.WorkspaceActivityRecorded, HostRegistered, HostLost, HostOrphanRemoved, HostReconciled)
+_NOT_WORKSPACE = (
+    w.WorkspaceActivityRecorded,
+    HostRegistered,
+    HostLost,
+    HostOrphanRemoved,
+    HostReconciled,
+    TemplateCreated,
+    TemplateUpdated,
+    TemplateDeleted,
+)
 
 ACTIVE: frozenset[WorkspaceStatus] = frozenset(
     {"pending", "scheduled", "provisioning", "running", "stopping", "stopped", "starting", "failed"}
@@ -166,6 +185,9 @@ def _ordered(
         last_operation=op,
         updated_at=env.occurred_at,
         status_changed_at=env.occurred_at if status != s.status else s.status_changed_at,
+        ready=False,
+        degraded=False,
+        failed_steps=[],
     )
 
 
@@ -237,11 +259,19 @@ def evolve(state: WorkspaceState | None, env: Envelope) -> WorkspaceState | None
         ):
             if event.command_id != s.last_command_id or s.status == "deleted":
                 return s
-            return _moved(s, env, "running", container_id=event.container_id, last_error=None)
+            return _moved(
+                s,
+                env,
+                "running",
+                container_id=event.container_id,
+                last_error=None,
+                image=event.image or s.spec.image,
+                ide_port=event.ide_port,
+            )
         case w.WorkspaceStopSucceeded():
             if event.command_id != s.last_command_id:
                 return s
-            return _moved(s, env, "stopped", last_error=None)
+            return _moved(s, env, "stopped", last_error=None, ready=False)
         case w.WorkspaceDeleteSucceeded():
             if event.command_id != s.last_command_id:
                 return s
@@ -259,6 +289,23 @@ def evolve(state: WorkspaceState | None, env: Envelope) -> WorkspaceState | None
             return _moved(s, env, "failed", last_error=event.error)
         case w.WorkspaceObserved():
             return msgspec.structs.replace(s, observed_status=event.runtime_status)
+        case w.WorkspaceInitStepStarted() | w.WorkspaceInitStepSucceeded():
+            return s
+        case w.WorkspaceInitStepFailed():
+            if event.run_id != s.last_command_id:
+                return s
+            return msgspec.structs.replace(s, failed_steps=[*s.failed_steps, f"{event.step}:{event.name}"])
+        case w.WorkspaceInitFinished():
+            # may arrive before the operation's own outcome (a fast init): the run id decides
+            if event.run_id != s.last_command_id:
+                return s
+            return msgspec.structs.replace(
+                s, ready=True, degraded=event.degraded, failed_steps=event.failed_steps, updated_at=env.occurred_at
+            )
+        case w.WorkspaceDevcontainerApplied():
+            return msgspec.structs.replace(s, devcontainer=event.source, devcontainer_error=None)
+        case w.WorkspaceDevcontainerInvalid():
+            return msgspec.structs.replace(s, devcontainer=event.source, devcontainer_error=event.message)
         case _:
             assert_never(event)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from wws_events._base import EnvelopeHead
 from wws_events.host import HostEvent
+from wws_events.template import TemplateEvent
 from wws_events.workspace import WorkspaceActivityRecorded, WorkspaceEvent
 
-AnyEvent = WorkspaceEvent | HostEvent | WorkspaceActivityRecorded
+AnyEvent = WorkspaceEvent | HostEvent | WorkspaceActivityRecorded | TemplateEvent
 
 
 class Envelope(EnvelopeHead, frozen=True, kw_only=True):

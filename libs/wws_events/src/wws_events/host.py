@@ -95,3 +95,18 @@ class DesiredStateReply(msgspec.Struct, frozen=True, kw_only=True):
     host_id: str
     workspaces: list[DesiredWorkspace]
     as_of_position: int
+
+
+class SecretsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Agent → control plane (``wws.ctl.secrets.<host_id>``) when starting a workspace."""
+
+    workspace_id: uuid.UUID
+
+
+class SecretsReply(msgspec.Struct, frozen=True, kw_only=True):
+    workspace_id: uuid.UUID | None
+    values: dict[str, str] = {}
+    error: str | None = None
+
+    def __repr__(self) -> str:  # values are secrets: never in a log line or a traceback
+        return f"SecretsReply(workspace_id={self.workspace_id}, names={sorted(self.values)}, error={self.error!r})"

@@ -11,6 +11,7 @@ EVT_SUBJECTS = "wws.evt.>"
 HOSTS_BUCKET = "wws_hosts"
 AGENT_STATE_BUCKET = "wws_agent_state"
 DESIRED_PREFIX = "wws.ctl.desired"
+SECRETS_PREFIX = "wws.ctl.secrets"
 
 HEADER_EVENT_TYPE = "WWS-Event-Type"
 HEADER_COMMAND_TYPE = "WWS-Command-Type"
@@ -42,6 +43,10 @@ def event_subject(stream_type: str, stream_id: str) -> str:
 
 def desired_state(host_id: str) -> str:
     return f"{DESIRED_PREFIX}.{_token(host_id)}"
+
+
+def secrets_request(host_id: str) -> str:
+    return f"{SECRETS_PREFIX}.{_token(host_id)}"
 
 
 def agent_durable(host_id: str) -> str:

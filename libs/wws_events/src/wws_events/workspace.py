@@ -35,12 +35,61 @@ class Resources(msgspec.Struct, frozen=True, kw_only=True):
     pids: int = 4096
 
 
+Network = Literal["none", "egress"]
+
+
+class CreateRepository(msgspec.Struct, frozen=True, kw_only=True):
+    """Create a new repository on GitHub (or GitHub Enterprise) for the workspace."""
+
+    name: str
+    owner: str | None = None
+    """An organization; None creates it for the token's user."""
+    private: bool = True
+    api_url: str = "https://api.github.com"
+
+
+class Repository(msgspec.Struct, frozen=True, kw_only=True):
+    """The repository cloned into ``~/src/<name>`` on first start."""
+
+    url: str | None = None
+    branch: str | None = None
+    create: CreateRepository | None = None
+    credential: str | None = None
+    """Name of the stored secret holding the token (never the token itself)."""
+
+
+class Dotfiles(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    branch: str | None = None
+
+
+class Script(msgspec.Struct, frozen=True, kw_only=True):
+    source: Literal["template", "workspace"]
+    script: str
+
+
 class WorkspaceSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything a host needs to (re)create the workspace's container."""
+    """Everything a host needs to (re)create the workspace's container and initialise it.
+    Fields after ``resources`` were added in wire v1.1; all have defaults."""
 
     image: str
     template: str | None = None
     resources: Resources
+    template_id: str | None = None
+    template_version: int | None = None
+    languages: list[str] = []
+    ide: bool = False
+    """Run code-server (on a loopback port of the host, reached through WWS)."""
+    network: Network = "none"
+    env: dict[str, str] = {}
+    repository: Repository | None = None
+    dotfiles: Dotfiles | None = None
+    bootstrap: list[Script] = []
+    """Run as the workspace user at every start, template's first, then the workspace's."""
+    ports: list[int] = []
+    idle_timeout_s: int | None = None
+    devcontainer: bool = True
+    """Let the repository's devcontainer.json drive the image, environment and lifecycle."""
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +175,10 @@ class _Succeeded(EventData, frozen=True, kw_only=True):
     generation: int | None = None
     """The container generation now running (None for stop and delete)."""
     container_id: str | None = None
+    image: str | None = None
+    """The image the container actually runs (a devcontainer image may replace the spec's)."""
+    ide_port: int | None = None
+    """Host loopback port of the workspace's IDE, when it has one."""
 
 
 class _Failed(EventData, frozen=True, kw_only=True):
@@ -198,6 +251,71 @@ class WorkspaceObserved(EventData, frozen=True, kw_only=True, tag="workspace.obs
     generation: int
 
 
+# ---------------------------------------------------------------- in-workspace init (agent relays)
+
+InitStep = Literal["repository", "devcontainer", "dotfiles", "bootstrap", "lifecycle", "extensions", "ide"]
+
+
+class WorkspaceInitStepStarted(EventData, frozen=True, kw_only=True, tag="workspace.init_step_started"):
+    run_id: uuid.UUID
+    """The order whose start this init run belongs to."""
+    step: InitStep
+    name: str
+    """Which one of the step (e.g. ``template``/``workspace`` bootstrap, a lifecycle command)."""
+
+
+class WorkspaceInitStepSucceeded(EventData, frozen=True, kw_only=True, tag="workspace.init_step_succeeded"):
+    run_id: uuid.UUID
+    step: InitStep
+    name: str
+    duration_ms: int
+    detail: str | None = None
+
+
+class WorkspaceInitStepFailed(EventData, frozen=True, kw_only=True, tag="workspace.init_step_failed"):
+    OUTCOME: ClassVar[Outcome] = "failure"
+    run_id: uuid.UUID
+    step: InitStep
+    name: str
+    duration_ms: int
+    exit_code: int | None
+    message: str
+    output_tail: list[str] = []
+    """The last lines of the step's output (secrets are never written there: WWS never
+    passes them on a command line or in the environment)."""
+
+
+class WorkspaceInitFinished(EventData, frozen=True, kw_only=True, tag="workspace.init_finished"):
+    """Init ran to its end: the workspace is ready (``degraded`` when a step failed)."""
+
+    run_id: uuid.UUID
+    duration_ms: int
+    degraded: bool
+    failed_steps: list[str] = []
+
+
+class WorkspaceDevcontainerApplied(EventData, frozen=True, kw_only=True, tag="workspace.devcontainer_applied"):
+    """The repository's devcontainer.json drives this workspace; ``unsupported`` keys are
+    reported here, never silently dropped."""
+
+    run_id: uuid.UUID
+    source: str
+    image: str | None
+    unsupported: list[str] = []
+    warnings: list[str] = []
+
+
+class WorkspaceDevcontainerInvalid(EventData, frozen=True, kw_only=True, tag="workspace.devcontainer_invalid"):
+    """The devcontainer.json could not be used; the workspace continues on its template."""
+
+    OUTCOME: ClassVar[Outcome] = "failure"
+    run_id: uuid.UUID
+    source: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
 class WorkspaceActivityRecorded(EventData, frozen=True, kw_only=True, tag="workspace.activity_recorded"):
     """Someone worked in the workspace (coarse: at most one per workspace per minute)."""
 
@@ -248,6 +366,12 @@ WorkspaceEvent = (
     | WorkspaceDeleteFailed
     | WorkspaceCommandRejected
     | WorkspaceObserved
+    | WorkspaceInitStepStarted
+    | WorkspaceInitStepSucceeded
+    | WorkspaceInitStepFailed
+    | WorkspaceInitFinished
+    | WorkspaceDevcontainerApplied
+    | WorkspaceDevcontainerInvalid
 )
 Succeeded = _Succeeded
 Failed = _Failed

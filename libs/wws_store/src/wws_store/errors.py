@@ -3,6 +3,7 @@
 * StoreError
   + ConcurrencyError   the stream moved on since it was read (optimistic concurrency)
   + MigrationError     a migration failed or an applied one was edited
+  + NameTaken          a live workspace or template of the organization has the name
 """
 
 from __future__ import annotations
@@ -23,6 +24,6 @@ class MigrationError(StoreError):
 
 
 class NameTaken(StoreError):
-    def __init__(self, org_id: str, name: str) -> None:
-        self.org_id, self.name = org_id, name
-        super().__init__(f"a workspace named {name!r} already exists")
+    def __init__(self, org_id: str, name: str, kind: str = "workspace") -> None:
+        self.org_id, self.name, self.kind = org_id, name, kind
+        super().__init__(f"a {kind} named {name!r} already exists")

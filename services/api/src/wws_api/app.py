@@ -24,16 +24,19 @@ from wws_api.readmodel import ReadModel
 from wws_api.routes.audit import AuditController
 from wws_api.routes.hosts import HostController
 from wws_api.routes.system import health, openapi_json, problem_type
+from wws_api.routes.templates import TemplateController
 from wws_api.routes.workspaces import WorkspaceController
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
 from wws_api.state import AppServices
 from wws_api.supervisor import Supervisor
+from wws_api.templates import TemplateService
 from wws_api.waiter import ReadModelWaiter
 from wws_service import bus
 from wws_service.clock import Clock, SystemClock
 from wws_store import db, projection
+from wws_store.secrets import Keyring
 
 log = structlog.get_logger("wws.api")
 
@@ -45,6 +48,10 @@ def _services(state: State) -> AppServices:
 
 def _workspaces(state: State) -> WorkspaceService:
     return _services(state).workspaces
+
+
+def _templates(state: State) -> TemplateService:
+    return _services(state).templates
 
 
 def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar:
@@ -74,6 +81,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             stack.push_async_callback(waiter.close)
             stop = asyncio.Event()
             fastpath = FastPath(pool, js)
+            keyring = Keyring.parse(settings.secret_keys.reveal()) if settings.secret_keys else None
+            templates = TemplateService(pool, settings, clk)
             stack.push_async_callback(fastpath.drain)
             services = AppServices(
                 settings=settings,
@@ -84,7 +93,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 registry=registry,
                 scheduler=scheduler,
                 waiter=waiter,
-                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath),
+                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath, templates, keyring),
+                templates=templates,
                 stop=stop,
                 tasks=[],
             )
@@ -107,7 +117,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 services.tasks.append(asyncio.create_task(supervised(), name=name))
 
             spawn("hosts", lambda: registry.run(js, stop))
-            spawn("desired", lambda: desired.serve(pool, nc, stop))
+            spawn("control", lambda: desired.serve(pool, nc, keyring, stop))
             if settings.run_workers:
                 spawn("relay", lambda: relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
                 spawn("recorder", lambda: recorder.run(pool, js, stop, batch=settings.recorder_batch))
@@ -126,11 +136,20 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 await asyncio.gather(*pending, return_exceptions=True)
 
     return Litestar(
-        route_handlers=[WorkspaceController, HostController, AuditController, health, problem_type, openapi_json],
+        route_handlers=[
+            WorkspaceController,
+            TemplateController,
+            HostController,
+            AuditController,
+            health,
+            problem_type,
+            openapi_json,
+        ],
         lifespan=[lifespan],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
             "workspaces": Provide(_workspaces, sync_to_thread=False),
+            "templates": Provide(_templates, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(

@@ -1,17 +1,26 @@
-"""Answers agents' ``wws.ctl.desired.<host_id>`` requests: what should exist on that host.
-An agent removes only what is absent from this answer (and older than its grace period)."""
+"""Answers agents' control requests:
+
+* ``wws.ctl.desired.<host>``: what should exist on that host (an agent removes only what is
+  absent from this answer, and older than its grace period);
+* ``wws.ctl.secrets.<host>``: the secret values a workspace placed on that host needs at
+  start (e.g. its repository token). Only for workspaces on the asking host; the values
+  travel in the reply only, never in an event, a log line or the outbox.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from wws_events import encode, subjects
-from wws_events.host import DesiredStateReply, DesiredWorkspace
+from wws_events.host import DesiredStateReply, DesiredWorkspace, SecretsReply, SecretsRequest
+from wws_store import secrets
+from wws_store.secrets import Keyring
 
 log = structlog.get_logger("wws.desired")
 
@@ -36,16 +45,46 @@ async def desired_for(pool: asyncpg.Pool, host_id: str) -> DesiredStateReply:
     )
 
 
-async def serve(pool: asyncpg.Pool, nc: NatsClient, stop: asyncio.Event) -> None:
-    async def _answer(msg: Msg) -> None:
+async def secrets_for(
+    pool: asyncpg.Pool, keyring: Keyring | None, host_id: str, request: SecretsRequest
+) -> SecretsReply:
+    row = await pool.fetchrow(
+        "SELECT host_id, state->'spec'->'repository'->>'credential' AS credential FROM api_workspaces WHERE workspace_id = $1",
+        request.workspace_id,
+    )
+    if row is None or row["host_id"] != host_id:
+        return SecretsReply(workspace_id=request.workspace_id, error="no such workspace on this host")
+    values: dict[str, str] = {}
+    if row["credential"] and keyring is not None:
+        value = await secrets.get(pool, keyring, f"workspace:{request.workspace_id}", row["credential"])
+        if value is not None:
+            values[row["credential"]] = value
+    return SecretsReply(workspace_id=request.workspace_id, values=values)
+
+
+async def serve(pool: asyncpg.Pool, nc: NatsClient, keyring: Keyring | None, stop: asyncio.Event) -> None:
+    async def _desired(msg: Msg) -> None:
         host_id = msg.subject.rsplit(".", 1)[-1]
         try:
             await msg.respond(encode(await desired_for(pool, host_id)))
         except Exception:
-            log.exception("desired.failed", host_id=host_id)
+            log.exception("desired.failed", host_id=host_id)  # the agent retries; the subscription lives on
 
-    sub = await nc.subscribe(f"{subjects.DESIRED_PREFIX}.*", queue="wws-api", cb=_answer)
+    async def _secrets(msg: Msg) -> None:
+        host_id = msg.subject.rsplit(".", 1)[-1]
+        try:
+            request = msgspec.json.decode(msg.data, type=SecretsRequest)
+            await msg.respond(encode(await secrets_for(pool, keyring, host_id, request)))
+        except Exception as exc:  # noqa: BLE001 - reply with the error's kind only: its text may hold data
+            log.warning("secrets.failed", host_id=host_id, error=type(exc).__name__)
+            await msg.respond(encode(SecretsReply(workspace_id=None, error=type(exc).__name__)))
+
+    subs = [
+        await nc.subscribe(f"{subjects.DESIRED_PREFIX}.*", queue="wws-api", cb=_desired),
+        await nc.subscribe(f"{subjects.SECRETS_PREFIX}.*", queue="wws-api", cb=_secrets),
+    ]
     try:
         await stop.wait()
     finally:
-        await sub.unsubscribe()
+        for sub in subs:
+            await sub.unsubscribe()

@@ -7,6 +7,7 @@ import msgspec
 
 from wws_events import Envelope, WorkspaceState, encode, evolve
 from wws_events import host as h
+from wws_events import template as t
 from wws_events import workspace as w
 from wws_store import projection
 from wws_store.db import Conn
@@ -39,7 +40,7 @@ class ReadModel:
     """Projection ``api_read_model``."""
 
     name: str = "api_read_model"
-    tables: tuple[str, ...] = ("api_workspaces", "api_hosts")
+    tables: tuple[str, ...] = ("api_workspaces", "api_hosts", "api_templates", "api_template_versions")
 
     async def apply(self, conn: Conn, event: StoredEvent) -> None:
         env = event.envelope
@@ -56,6 +57,8 @@ class ReadModel:
             )
         elif isinstance(data, (h.HostRegistered, h.HostLost, h.HostOrphanRemoved, h.HostReconciled)):
             await self._host(conn, env, data, event.position)
+        elif isinstance(data, (t.TemplateCreated, t.TemplateUpdated, t.TemplateDeleted)):
+            await self._template(conn, env, data, event.position)
         elif env.stream_type == "workspace":
             await self._workspace(conn, env, event.position)
 
@@ -96,6 +99,47 @@ class ReadModel:
             position,
             encode(state).decode(),
         )
+
+    async def _template(self, conn: Conn, env: Envelope, data: t.TemplateEvent, position: int) -> None:
+        match data:
+            case t.TemplateCreated() | t.TemplateUpdated():
+                spec = encode(data.spec).decode()
+                if isinstance(data, t.TemplateCreated):
+                    await conn.execute(
+                        """INSERT INTO api_templates (template_id, org_id, name, version, spec, created_at, updated_at, position)
+                           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $6, $7)""",
+                        data.template_id,
+                        env.org_id,
+                        data.name,
+                        data.version,
+                        spec,
+                        env.occurred_at,
+                        position,
+                    )
+                else:
+                    await conn.execute(
+                        "UPDATE api_templates SET version = $2, spec = $3::jsonb, updated_at = $4, position = $5 WHERE template_id = $1",
+                        data.template_id,
+                        data.version,
+                        spec,
+                        env.occurred_at,
+                        position,
+                    )
+                await conn.execute(
+                    """INSERT INTO api_template_versions (template_id, version, spec, created_at) VALUES ($1, $2, $3::jsonb, $4)
+                       ON CONFLICT DO NOTHING""",
+                    data.template_id,
+                    data.version,
+                    spec,
+                    env.occurred_at,
+                )
+            case t.TemplateDeleted():
+                await conn.execute(
+                    "UPDATE api_templates SET deleted = true, updated_at = $2, position = $3 WHERE template_id = $1",
+                    data.template_id,
+                    env.occurred_at,
+                    position,
+                )
 
     async def _host(self, conn: Conn, env: Envelope, data: h.HostEvent, position: int) -> None:
         match data:

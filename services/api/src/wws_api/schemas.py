@@ -23,22 +23,122 @@ ImageRef = Annotated[str, msgspec.Meta(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0
 HostId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
+GitUrl = Annotated[str, msgspec.Meta(pattern=r"^(https?|ssh|git)://[^\s]+$|^[\w.-]+@[\w.-]+:[^\s]+$", max_length=1024)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+Language = Literal["go", "node", "python", "rust"]
+EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+Env = Annotated[dict[EnvName, Annotated[str, msgspec.Meta(max_length=4096)]], msgspec.Meta(max_length=100)]
+Script = Annotated[str, msgspec.Meta(max_length=65536)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+TemplateName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class NewRepository(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Create a GitHub (Enterprise) repository for the workspace, then clone it."""
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
+    owner: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,39}$")] | None = None
+    private: bool = True
+    api_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$")] | None = None
+
+
+class RepositoryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Clone ``url`` (optionally ``branch``), or ``create`` a new repository; ``token``
+    authenticates git over HTTPS (stored encrypted, handed to the workspace on a tmpfs)."""
+
+    url: GitUrl | None = None
+    branch: Annotated[str, msgspec.Meta(pattern=r"^[\w./-]{1,200}$")] | None = None
+    create: NewRepository | None = None
+    token: Token | None = None
+
+
+class DotfilesRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: GitUrl
+    branch: Annotated[str, msgspec.Meta(pattern=r"^[\w./-]{1,200}$")] | None = None
+
+
 class CreateWorkspace(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A new workspace. Resources left out take the server's defaults."""
+    """A new workspace. Settings left out come from the template, then the server's defaults."""
 
     name: Name
-    template: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] | None = None
+    template: TemplateName | None = None
     image: ImageRef | None = None
+    languages: list[Language] | None = None
     cpu: Annotated[float, msgspec.Meta(gt=0, description="CPU cores")] | None = None
     memory_mb: Annotated[int, msgspec.Meta(gt=0, description="memory limit in MiB")] | None = None
     disk_gb: Annotated[int, msgspec.Meta(gt=0, description="persistent home size in GiB")] | None = None
     host: HostId | None = None
+    repository: RepositoryRequest | None = None
+    dotfiles: DotfilesRequest | None = None
+    bootstrap: Script | None = None
+    env: Env | None = None
+    ide: bool | None = None
+    network: Literal["none", "egress"] | None = None
+    ports: list[Port] | None = None
+    idle_timeout_s: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    devcontainer: bool = True
 
 
 class RebuildWorkspace(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Rebuild from a new image (optional); the home volume is kept."""
+    """Rebuild: a new container, same home. ``image`` replaces the image; ``template_version``
+    (a number or "latest") moves the workspace to that version of its template."""
 
     image: ImageRef | None = None
+    template_version: int | Literal["latest"] | None = None
+
+
+class TemplateBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A template (create: all fields; update: the fields to change)."""
+
+    name: TemplateName | None = None
+    description: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    image: ImageRef | None = None
+    languages: list[Language] | None = None
+    ide: bool | None = None
+    cpu: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    memory_mb: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    disk_gb: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    bootstrap: Script | None = None
+    idle_timeout_s: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    env: Env | None = None
+    ports: list[Port] | None = None
+    network: Literal["none", "egress"] | None = None
+
+
+class TemplateView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    version: int
+    description: str
+    image: str
+    """The image workspaces of this template run (built from ``languages`` when not given)."""
+    languages: list[str]
+    ide: bool
+    resources: ResourcesView
+    bootstrap: str | None
+    idle_timeout_s: int | None
+    env: dict[str, str]
+    ports: list[int]
+    network: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplateList(msgspec.Struct, kw_only=True):
+    items: list[TemplateView]
+
+
+class TemplateVersionView(msgspec.Struct, kw_only=True):
+    version: int
+    created_at: datetime
+    spec: dict[str, Any]
+
+
+class RepositoryView(msgspec.Struct, kw_only=True):
+    url: str | None
+    branch: str | None
+    create: dict[str, Any] | None
+    has_credential: bool
 
 
 class ResourcesView(msgspec.Struct, kw_only=True):
@@ -61,7 +161,9 @@ class WorkspaceView(msgspec.Struct, kw_only=True):
     status: str
     host_id: str | None
     image: str
+    """The image the container runs (the devcontainer's when one applies)."""
     template: str | None
+    template_version: int | None
     resources: ResourcesView
     generation: int
     version: int
@@ -73,6 +175,20 @@ class WorkspaceView(msgspec.Struct, kw_only=True):
     updated_at: datetime
     status_changed_at: datetime
     last_activity_at: datetime | None = None
+    ready: bool = False
+    """In-workspace init finished for the current start (repository, dotfiles, bootstrap, IDE)."""
+    degraded: bool = False
+    """Init finished, but a step failed (see ``failed_steps`` and the events)."""
+    failed_steps: list[str] = []
+    languages: list[str] = []
+    ide: bool = False
+    ide_port: int | None = None
+    network: str = "none"
+    repository: RepositoryView | None = None
+    dotfiles: str | None = None
+    devcontainer: str | None = None
+    devcontainer_error: str | None = None
+    idle_timeout_s: int | None = None
 
 
 class WorkspaceList(msgspec.Struct, kw_only=True):

@@ -6,33 +6,33 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from wws_api import errors
+from wws_api import errors, specs
 from wws_api.auth import Principal
 from wws_api.fastpath import FastPath
 from wws_api.readmodel import READ_MODEL
 from wws_api.scheduler import Scheduler
 from wws_api.schemas import ActivityAccepted, CreateWorkspace, WorkspaceList, WorkspaceView
 from wws_api.settings import ApiSettings
+from wws_api.templates import TemplateService
 from wws_api.views import WORKSPACE_COLUMNS, state_view, workspace_view
 from wws_api.waiter import ReadModelWaiter
 from wws_events import InvalidTransition, WorkspaceCommand, WorkspaceState, new_envelope
 from wws_events import commands as c
 from wws_events.ids import command_id as derive_command_id
 from wws_events.ids import event_id
-from wws_events.workspace import Resources, WorkspaceActivityRecorded, WorkspaceSpec
+from wws_events.workspace import WorkspaceActivityRecorded, WorkspaceSpec
 from wws_service.clock import Clock
 from wws_service.tracing import current_traceparent
-from wws_store import eventstore, handler, projection
+from wws_store import eventstore, handler, projection, secrets
 from wws_store.errors import ConcurrencyError
-
-TEMPLATES: dict[str, str] = {"base": "localhost/wws-base:bookworm"}
-"""Built-in templates until the templates resource lands (issue #3)."""
+from wws_store.secrets import Keyring
 
 _view = msgspec.json.Decoder(WorkspaceView)
 _SLOW_OPS = (c.CreateWorkspace, c.ScheduleWorkspace, c.RebuildWorkspace)
@@ -77,8 +77,12 @@ class WorkspaceService:
         waiter: ReadModelWaiter,
         clock: Clock,
         fastpath: FastPath,
+        templates: TemplateService,
+        keyring: Keyring | None,
     ) -> None:
         self.fastpath = fastpath
+        self.templates = templates
+        self.keyring = keyring
         self.pool = pool
         self.settings = settings
         self.scheduler = scheduler
@@ -126,34 +130,16 @@ class WorkspaceService:
 
     # ------------------------------------------------------------------ writes
 
-    def _spec(self, body: CreateWorkspace) -> WorkspaceSpec:
-        s = self.settings
-        if body.template is not None and body.image is not None:
-            raise errors.BadRequestField("image", "give either template or image, not both")
-        image = body.image
-        if body.template is not None:
-            if body.template not in TEMPLATES:
-                raise errors.UnknownTemplate(body.template)
-            image = TEMPLATES[body.template]
-        cpu = body.cpu if body.cpu is not None else s.default_cpu
-        mem = body.memory_mb if body.memory_mb is not None else s.default_memory_mb
-        disk = body.disk_gb if body.disk_gb is not None else s.default_disk_gb
-        if cpu > s.max_cpu:
-            raise errors.BadRequestField("cpu", f"at most {s.max_cpu:g} cores per workspace")
-        if not s.min_memory_mb <= mem <= s.max_memory_mb:
-            raise errors.BadRequestField("memory_mb", f"between {s.min_memory_mb} and {s.max_memory_mb} MiB")
-        if disk > s.max_disk_gb:
-            raise errors.BadRequestField("disk_gb", f"at most {s.max_disk_gb} GiB per workspace")
-        return WorkspaceSpec(
-            image=image or s.default_image,
-            template=body.template,
-            resources=Resources(cpu=float(cpu), memory_mb=mem, disk_gb=disk),
-        )
-
     async def create(
         self, principal: Principal, body: CreateWorkspace, *, key: str | None, request_hash: str
     ) -> Outcome:
-        spec = self._spec(body)
+        template = await self.templates.by_name(principal, body.template) if body.template else None
+        spec = specs.workspace_spec(body, template, self.settings)
+        token = body.repository.token if body.repository else None
+        if token is not None and self.keyring is None:
+            raise errors.BadRequestField(
+                "repository/token", "this server keeps no secrets (WWS_API_SECRET_KEYS is not set)"
+            )
         if body.host is not None:
             known = await self.pool.fetchval("SELECT 1 FROM api_hosts WHERE host_id = $1", body.host)
             if not known and self.scheduler.registry.get(body.host) is None:
@@ -170,7 +156,17 @@ class WorkspaceService:
             placement=spot.host_id if spot else None,
             placement_reason=spot.reason if spot else "",
         )
-        return await self._run(principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash)
+        extra = None
+        if token is not None:
+            keyring = self.keyring
+            assert keyring is not None
+
+            async def extra(conn: Any) -> None:
+                await secrets.put(conn, keyring, f"workspace:{workspace_id}", specs.CREDENTIAL, token)
+
+        return await self._run(
+            principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash, extra=extra
+        )
 
     async def command(
         self,
@@ -182,7 +178,15 @@ class WorkspaceService:
         request_hash: str,
     ) -> Outcome:
         cmd_id = self._command_id(principal, key)
-        return await self._run(principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash)
+        extra = None
+        if isinstance(command, c.DeleteWorkspace):
+
+            async def extra(conn: Any) -> None:
+                await secrets.delete_scope(conn, f"workspace:{workspace_id}")
+
+        return await self._run(
+            principal, workspace_id, command, cmd_id, key=key, request_hash=request_hash, extra=extra
+        )
 
     def _command_id(self, principal: Principal, key: str | None) -> uuid.UUID:
         if key is None:
@@ -198,6 +202,7 @@ class WorkspaceService:
         *,
         key: str | None,
         request_hash: str,
+        extra: Callable[[Any], Awaitable[None]] | None = None,
     ) -> Outcome:
         now = self.clock.now()
         slow = isinstance(command, _SLOW_OPS)
@@ -233,6 +238,8 @@ class WorkspaceService:
                     except InvalidTransition as exc:
                         raise errors.Conflict(str(exc), await self._current(conn, workspace_id)) from exc
                     assert result.state is not None
+                    if extra is not None and not result.replayed:
+                        await extra(conn)
                     await projection.apply_inline(conn, READ_MODEL, result.stored)
                     view = state_view(result.state)
                     if key is not None:
@@ -289,6 +296,32 @@ class WorkspaceService:
             why = f"{err.code}: {err.message}" if err else "unknown reason"
             raise errors.OperationFailed(f"{view.last_operation} failed: {why}", msgspec.to_builtins(view))
         return Outcome(status=202, view=view)
+
+    async def rebuild_spec(
+        self, principal: Principal, workspace_id: uuid.UUID, image: str | None, template_version: int | str | None
+    ) -> WorkspaceSpec | None:
+        """The spec a rebuild moves to: a new image, or a version of the workspace's template."""
+        if image is None and template_version is None:
+            return None
+        state = await handler.load(self.pool, workspace_id)
+        if state is None or state.org_id != principal.org_id:
+            raise errors.NotFound("workspace", str(workspace_id))
+        if image is not None:
+            if template_version is not None:
+                raise errors.BadRequestField("image", "give an image or a template_version, not both")
+            return msgspec.structs.replace(state.spec, image=image, languages=[])
+        if state.spec.template_id is None:
+            raise errors.BadRequestField("template_version", "this workspace was not created from a template")
+        current = await self.templates.resolve(principal, state.spec.template_id)
+        if template_version == "latest" or template_version == current.version:
+            target = current
+        else:
+            assert isinstance(template_version, int)
+            found = await self.templates.version_spec(current.template_id, template_version)
+            if found is None:
+                raise errors.BadRequestField("template_version", f"the template has no version {template_version}")
+            target = found
+        return specs.rebased(state.spec, target)
 
     async def activity(self, principal: Principal, workspace_id: uuid.UUID, source: str) -> ActivityAccepted:
         ws = await self.get(principal, workspace_id)

@@ -54,6 +54,15 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     """A host whose heartbeat is older than this is not live (and is reported lost)."""
     activity_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     """Activity is recorded at most once per this many seconds per workspace (the log stays small)."""
+    secret_keys: Secret | None = None
+    """Key-encryption keys for stored secrets: ``kid:base64(32 bytes)[,kid:...]``; the first
+    wraps new secrets, the others still decrypt (rotation). Required to accept tokens."""
+    github_api_url: str = "https://api.github.com"
+    """GitHub API base URL for creating repositories (set it for GitHub Enterprise)."""
+    min_idle_timeout_s: int = 300
+    """Smallest idle timeout a template or workspace may ask for."""
+    max_idle_timeout_s: int = 7 * 24 * 3600
+    """Largest idle timeout a template or workspace may ask for."""
     read_your_writes_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     """A write answers once the read model shows it (so a GET or list right after agrees),
     waiting at most this long; 0 answers at commit."""

@@ -13,6 +13,7 @@ from wws_api.hosts import HostRegistry
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
+from wws_api.templates import TemplateService
 from wws_api.waiter import ReadModelWaiter
 from wws_service.clock import Clock
 
@@ -27,5 +28,6 @@ class AppServices(msgspec.Struct, kw_only=True):
     scheduler: Scheduler
     waiter: ReadModelWaiter
     workspaces: WorkspaceService
+    templates: TemplateService
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]

@@ -6,6 +6,7 @@ from typing import assert_never
 
 from wws_events import Envelope, RawEnvelope
 from wws_events import host as h
+from wws_events import template as t
 from wws_events import workspace as w
 
 
@@ -50,6 +51,29 @@ def summarize(env: Envelope | RawEnvelope) -> str:
             return f"reconciled: {len(d.adopted)} adopted, {len(d.removed)} removed" + (
                 "" if d.desired_known else " (desired state unknown)"
             )
+        case w.WorkspaceInitStepStarted():
+            return f"init: {d.step} {d.name} started"
+        case w.WorkspaceInitStepSucceeded():
+            return f"init: {d.step} {d.name} done in {d.duration_ms} ms" + (f" ({d.detail})" if d.detail else "")
+        case w.WorkspaceInitStepFailed():
+            code = f" (exit {d.exit_code})" if d.exit_code is not None else ""
+            return f"init: {d.step} {d.name} failed{code}: {d.message}"
+        case w.WorkspaceInitFinished():
+            return f"init finished in {d.duration_ms} ms" + (
+                f", degraded: {', '.join(d.failed_steps)}" if d.degraded else ""
+            )
+        case w.WorkspaceDevcontainerApplied():
+            extra = f"; not supported: {', '.join(d.unsupported)}" if d.unsupported else ""
+            return f"devcontainer {d.source} applied" + (f" (image {d.image})" if d.image else "") + extra
+        case w.WorkspaceDevcontainerInvalid():
+            where = f" at line {d.line}, column {d.column}" if d.line else ""
+            return f"devcontainer {d.source} not usable{where}: {d.message}"
+        case t.TemplateCreated():
+            return f"template {d.name!r} created (version {d.version})"
+        case t.TemplateUpdated():
+            return f"template updated to version {d.version}"
+        case t.TemplateDeleted():
+            return "template deleted"
         case w.Failed():
             return f"{env.type.removeprefix('workspace.').removesuffix('_failed')} failed{where}: {d.error.code}: {d.error.message}"
         case w.Succeeded():

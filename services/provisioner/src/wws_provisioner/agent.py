@@ -28,7 +28,7 @@ from wws_events import workspace as w
 from wws_events.workspace import ErrorInfo
 from wws_provisioner import runner
 from wws_provisioner.emitter import Emitter
-from wws_provisioner.runtime.base import WorkspaceRuntime
+from wws_provisioner.runner import Operations
 from wws_service import tracing
 from wws_service.clock import Clock
 
@@ -51,7 +51,7 @@ class Agent:
         self,
         *,
         js: JetStreamContext,
-        runtime: WorkspaceRuntime,
+        operations: Operations,
         emitter: Emitter,
         state: KeyValue,
         host_id: str,
@@ -61,7 +61,7 @@ class Agent:
         concurrency: int,
     ) -> None:
         self.js = js
-        self.runtime = runtime
+        self.operations = operations
         self.emitter = emitter
         self.state = state
         self.host_id = host_id
@@ -180,7 +180,7 @@ class Agent:
             async def progress(event: w.WorkspaceRestartStopped) -> None:
                 await self._emit(cmd, event)
 
-            outcome = await runner.execute(self.runtime, cmd, progress)
+            outcome = await self.operations.execute(cmd, progress)
             await self._emit(cmd, outcome, reason=outcome.error.message if isinstance(outcome, w.Failed) else None)
             await self.state.put(key, msgspec.json.encode(Applied(seq=cmd.seq, command_id=cmd.command_id)))
         finally:

@@ -12,9 +12,14 @@ from wws_events.host import HostRegistered
 from wws_provisioner import __version__, heartbeat
 from wws_provisioner.agent import Agent
 from wws_provisioner.emitter import Emitter
+from wws_provisioner.hoststate import DevcontainerStore, SecretsClient
+from wws_provisioner.initwatch import InitWatcher
+from wws_provisioner.ports import PortAllocator
 from wws_provisioner.reconcile import reconcile
+from wws_provisioner.runner import Operations
 from wws_provisioner.runtime.podman import PodmanRuntime
 from wws_provisioner.settings import ProvisionerSettings
+from wws_provisioner.workdir import WorkspaceDirs
 from wws_service import bus, tracing
 from wws_service import logging as wlog
 from wws_service.clock import Clock, SystemClock
@@ -22,6 +27,8 @@ from wws_service.lifecycle import run_until_signalled, wait_any
 from wws_service.settings import ConfigError, load_settings
 
 log = structlog.get_logger("wws.agent")
+RETRY_RECONCILE_S = 10.0
+"""A reconcile that could not ask the control plane (or failed) is retried this soon."""
 
 
 async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Clock | None = None) -> None:
@@ -49,9 +56,21 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                 cause=boot,
             )
             await heartbeat.beat_once(hosts, settings, runtime, cap, clk.now(), clk, __version__)
+            dirs = WorkspaceDirs(settings.runtime_dir)
+            watcher = InitWatcher(emitter, dirs)
+            operations = Operations(
+                runtime=runtime,
+                settings=settings,
+                dirs=dirs,
+                ports=PortAllocator(state, settings.host_id, settings.ide_ports),
+                watcher=watcher,
+                secrets=SecretsClient(nc, settings.host_id),
+                devcontainers=DevcontainerStore(state, settings.host_id),
+                emitter=emitter,
+            )
             agent = Agent(
                 js=js,
-                runtime=runtime,
+                operations=operations,
                 emitter=emitter,
                 state=state,
                 host_id=settings.host_id,
@@ -60,12 +79,14 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                 max_deliver=settings.max_deliver,
                 concurrency=settings.max_concurrency,
             )
+            await resume_watchers(runtime, dirs, watcher)
 
             async def reconciler() -> None:
                 n = 0
                 while not stop.is_set():
+                    again = settings.reconcile_interval_s
                     try:
-                        await reconcile(
+                        summary = await reconcile(
                             nc,
                             runtime,
                             emitter,
@@ -74,19 +95,35 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                             grace_s=settings.orphan_grace_s,
                             run_id=f"{boot}:{n}",
                         )
+                        if not summary.desired_known:
+                            again = RETRY_RECONCILE_S
                     except Exception:
                         log.exception("agent.reconcile_failed")
+                        again = RETRY_RECONCILE_S
                     n += 1
-                    if settings.reconcile_interval_s <= 0:
+                    if again <= 0:
                         return
-                    await wait_any(stop, timeout=settings.reconcile_interval_s)
+                    await wait_any(stop, timeout=again)
 
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(heartbeat.run(hosts, settings, runtime, cap, clk, __version__, stop))
-                tg.create_task(reconciler())
-                tg.create_task(agent.run(stop, settings.shutdown_grace))
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(heartbeat.run(hosts, settings, runtime, cap, clk, __version__, stop))
+                    tg.create_task(reconciler())
+                    tg.create_task(agent.run(stop, settings.shutdown_grace))
+            finally:
+                await watcher.close()
     finally:
         runtime.close()
+
+
+async def resume_watchers(runtime: PodmanRuntime, dirs: WorkspaceDirs, watcher: InitWatcher) -> None:
+    """After an agent restart, keep relaying the init reports of running workspaces (lines
+    already relayed have the same event ids, so nothing is recorded twice)."""
+    for ct in await runtime.inventory():
+        run_id = dirs.current_run(ct.workspace_id)
+        meta = dirs.run_meta(ct.workspace_id)
+        if ct.status == "running" and run_id is not None and meta is not None:
+            watcher.watch(ct.workspace_id, run_id, org_id=meta[0], correlation_id=meta[1])
 
 
 def main() -> int:

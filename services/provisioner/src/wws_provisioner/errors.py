@@ -6,6 +6,9 @@
   + RuntimeFailure                 code=runtime_error          Podman refused the operation
   + ContainerExited                code=container_exited       started, then died at once
   + InvalidCommand                 code=invalid_command        the order cannot be carried out as given
+  + SecretsUnavailable             code=secrets_unavailable    the control plane did not hand over the secrets (retryable)
+  + NoIdePort                      code=no_ide_port            every IDE port of the range is taken
+  + DevcontainerFailed             code=devcontainer_failed    the devcontainer image could not be built or found
 """
 
 from __future__ import annotations
@@ -50,3 +53,17 @@ class ContainerExited(ProvisionerError):
 
 class InvalidCommand(ProvisionerError):
     code = "invalid_command"
+
+
+class SecretsUnavailable(ProvisionerError):
+    code = "secrets_unavailable"
+    retryable = True
+
+
+class NoIdePort(ProvisionerError):
+    code = "no_ide_port"
+    retryable = True
+
+
+class DevcontainerFailed(ProvisionerError):
+    code = "devcontainer_failed"

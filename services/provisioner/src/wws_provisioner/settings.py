@@ -40,6 +40,16 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     """Seconds between reconciles after the start-up one (0 = only at start)."""
     orphan_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
     """A container or volume younger than this is never removed as an orphan."""
+    runtime_dir: str = "/run/wws/workspaces"
+    """Per-workspace host directories (init config, secret files, init reports); put it on
+    a tmpfs so secrets never reach a disk."""
+    ide_ports: Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}-\d{1,5}$")] = "20000-20999"
+    """Host loopback ports handed to workspace IDEs (each workspace keeps its own)."""
+    allow_host_loopback: bool = False
+    """Let ``egress`` workspaces reach this host's loopback as ``host.wws.internal`` (for a
+    git server on the host; it also exposes every other loopback service to workspaces)."""
+    init_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    """How long a create waits for the workspace's repository and devcontainer.json."""
     cpus: float = 0.0
     """Capacity announced to the scheduler (0 = detect)."""
     memory_mb: int = 0

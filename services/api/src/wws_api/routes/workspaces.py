@@ -15,7 +15,6 @@ from wws_api.schemas import ActivityAccepted, CreateWorkspace, RebuildWorkspace,
 from wws_api.service import Outcome, WorkspaceService, fingerprint, parse_id
 from wws_events import WorkspaceCommand
 from wws_events import commands as c
-from wws_events.workspace import Resources, WorkspaceSpec
 
 WaitTarget = Literal["running", "stopped", "deleted"]
 IdempotencyKey = Annotated[
@@ -177,16 +176,7 @@ class WorkspaceController(Controller):
                 raise errors.BadRequestField(field, str(exc).split(" - at")[0]) from exc
             except msgspec.DecodeError as exc:
                 raise errors.BadRequestField("body", f"not valid JSON: {exc}") from exc
-        current = await workspaces.get(request.user, parse_id(workspace_id))
-        spec = None
-        if body.image is not None:
-            spec = WorkspaceSpec(
-                image=body.image,
-                template=None,
-                resources=Resources(
-                    cpu=current.resources.cpu, memory_mb=current.resources.memory_mb, disk_gb=current.resources.disk_gb
-                ),
-            )
+        spec = await workspaces.rebuild_spec(request.user, parse_id(workspace_id), body.image, body.template_version)
         return await self._command(
             request, workspaces, workspace_id, c.RebuildWorkspace(spec=spec), idempotency_key, wait, wait_timeout
         )

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import msgspec
 
-from wws_events.workspace import WorkspaceSpec
+from wws_provisioner.plan import ContainerPlan
 
 LABEL_MANAGED = "wws.managed"
 LABEL_HOST = "wws.host"
@@ -17,7 +17,7 @@ LABEL_COMMAND = "wws.command"
 LABEL_GENERATION = "wws.generation"
 LABEL_OWNER = "wws.owner"
 LABEL_NAME = "wws.name"
-HOME = "/home/dev"
+LABEL_DEVCONTAINER = "wws.devcontainer"
 
 
 def container_name(workspace_id: uuid.UUID) -> str:
@@ -26,17 +26,6 @@ def container_name(workspace_id: uuid.UUID) -> str:
 
 def volume_name(workspace_id: uuid.UUID) -> str:
     return f"wws-home-{workspace_id}"
-
-
-class Placement(msgspec.Struct, frozen=True, kw_only=True):
-    """What identifies one container generation of a workspace on this host."""
-
-    workspace_id: uuid.UUID
-    name: str
-    owner_id: str
-    generation: int
-    command_id: uuid.UUID
-    spec: WorkspaceSpec
 
 
 class ContainerInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +37,8 @@ class ContainerInfo(msgspec.Struct, frozen=True, kw_only=True):
     generation: int
     command_id: uuid.UUID | None
     created_at: datetime | None
+    image: str = ""
+    devcontainer_key: str | None = None
 
 
 class VolumeInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,11 +50,17 @@ class VolumeInfo(msgspec.Struct, frozen=True, kw_only=True):
 class WorkspaceRuntime(Protocol):
     """Every method is idempotent: calling it twice has the effect of calling it once."""
 
-    async def ensure_running(self, placement: Placement) -> str:
-        """Make the container of ``placement.generation`` exist and run: create the home
-        volume if missing, replace a container of another generation (rebuild), create a
-        missing one (start after loss), start a stopped one. Returns the container id."""
+    async def ensure_running(self, plan: ContainerPlan) -> str:
+        """Make the container of ``plan`` exist and run: create the home volume if missing,
+        replace a container of another generation or devcontainer image, create a missing
+        one (start after loss), start a stopped one. Returns the container id."""
         ...
+
+    async def replace(self, plan: ContainerPlan) -> str:
+        """Remove the current container (the home volume stays) and run ``plan``."""
+        ...
+
+    async def describe(self, workspace_id: uuid.UUID) -> ContainerInfo | None: ...
 
     async def stop(self, workspace_id: uuid.UUID, timeout: float) -> str | None:
         """Stop the container if it runs; returns its id, None if there is none."""
@@ -74,6 +71,20 @@ class WorkspaceRuntime(Protocol):
         ...
 
     async def remove_volume(self, name: str) -> None: ...
+
+    async def volume_path(self, workspace_id: uuid.UUID) -> str | None:
+        """Where the home volume's files are on this host."""
+        ...
+
+    async def image_labels(self, image: str) -> dict[str, str]:
+        """Labels of ``image`` (pulled if it is not local and not ``localhost/``)."""
+        ...
+
+    async def build_image(
+        self, *, context: str, dockerfile: str, tag: str, args: dict[str, str], target: str | None
+    ) -> str:
+        """Build an image from a Dockerfile (relative to ``context``); returns ``tag``."""
+        ...
 
     async def inventory(self) -> list[ContainerInfo]:
         """Containers of this host managed by WWS."""

@@ -1,5 +1,5 @@
-"""In-memory ``WorkspaceRuntime`` for unit tests of the agent's logic (never for
-integration or end-to-end tests, which use real Podman)."""
+"""In-memory ``WorkspaceRuntime`` for unit and integration tests of the agent's logic
+(never for end-to-end tests, which use real Podman)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from wws_provisioner.errors import ProvisionerError
-from wws_provisioner.runtime.base import ContainerInfo, Placement, VolumeInfo, container_name, volume_name
+import msgspec
+
+from wws_provisioner.errors import ImageNotFound, ProvisionerError
+from wws_provisioner.plan import ContainerPlan
+from wws_provisioner.runtime.base import ContainerInfo, VolumeInfo, container_name, volume_name
 
 
 class FakeRuntime:
     def __init__(self, images: list[str] | None = None) -> None:
         self.containers: dict[uuid.UUID, ContainerInfo] = {}
+        self.plans: dict[uuid.UUID, ContainerPlan] = {}
         self.volume_set: dict[str, VolumeInfo] = {}
         self.image_set = set(images or ["localhost/wws-base:bookworm"])
         self.calls: list[tuple[str, uuid.UUID]] = []
@@ -26,35 +30,50 @@ class FakeRuntime:
             exc, self.fail_next = self.fail_next, None
             raise exc
 
-    async def ensure_running(self, placement: Placement) -> str:
-        self.calls.append(("ensure_running", placement.workspace_id))
+    def _create(self, plan: ContainerPlan) -> ContainerInfo:
+        self._n += 1
+        self.volume_set.setdefault(
+            volume_name(plan.workspace_id),
+            VolumeInfo(
+                workspace_id=plan.workspace_id, name=volume_name(plan.workspace_id), created_at=datetime.now(UTC)
+            ),
+        )
+        self.plans[plan.workspace_id] = plan
+        return ContainerInfo(
+            workspace_id=plan.workspace_id,
+            container_id=f"c{self._n}",
+            name=container_name(plan.workspace_id),
+            status="running",
+            generation=plan.generation,
+            command_id=plan.command_id,
+            created_at=datetime.now(UTC),
+            image=plan.image,
+            devcontainer_key=plan.devcontainer_key,
+        )
+
+    async def ensure_running(self, plan: ContainerPlan) -> str:
+        self.calls.append(("ensure_running", plan.workspace_id))
         if self.block is not None:
             await self.block.wait()
         self._maybe_fail()
-        current = self.containers.get(placement.workspace_id)
-        if current is None or current.generation != placement.generation:
-            self._n += 1
-            self.volume_set.setdefault(
-                volume_name(placement.workspace_id),
-                VolumeInfo(
-                    workspace_id=placement.workspace_id,
-                    name=volume_name(placement.workspace_id),
-                    created_at=datetime.now(UTC),
-                ),
-            )
-            current = ContainerInfo(
-                workspace_id=placement.workspace_id,
-                container_id=f"c{self._n}",
-                name=container_name(placement.workspace_id),
-                status="running",
-                generation=placement.generation,
-                command_id=placement.command_id,
-                created_at=datetime.now(UTC),
-            )
-        self.containers[placement.workspace_id] = ContainerInfo(
-            **{**{f: getattr(current, f) for f in current.__struct_fields__}, "status": "running"}
-        )
+        current = self.containers.get(plan.workspace_id)
+        if (
+            current is None
+            or current.generation != plan.generation
+            or current.devcontainer_key != plan.devcontainer_key
+        ):
+            current = self._create(plan)
+        self.containers[plan.workspace_id] = msgspec.structs.replace(current, status="running")
         return current.container_id
+
+    async def replace(self, plan: ContainerPlan) -> str:
+        self.calls.append(("replace", plan.workspace_id))
+        self._maybe_fail()
+        self.containers[plan.workspace_id] = self._create(plan)
+        return self.containers[plan.workspace_id].container_id
+
+    async def describe(self, workspace_id: uuid.UUID) -> ContainerInfo | None:
+        return self.containers.get(workspace_id)
 
     async def stop(self, workspace_id: uuid.UUID, timeout: float) -> str | None:
         self.calls.append(("stop", workspace_id))
@@ -62,9 +81,7 @@ class FakeRuntime:
         ct = self.containers.get(workspace_id)
         if ct is None:
             return None
-        self.containers[workspace_id] = ContainerInfo(
-            **{**{f: getattr(ct, f) for f in ct.__struct_fields__}, "status": "exited"}
-        )
+        self.containers[workspace_id] = msgspec.structs.replace(ct, status="exited")
         return ct.container_id
 
     async def remove(self, workspace_id: uuid.UUID, timeout: float) -> None:
@@ -75,6 +92,20 @@ class FakeRuntime:
 
     async def remove_volume(self, name: str) -> None:
         self.volume_set.pop(name, None)
+
+    async def volume_path(self, workspace_id: uuid.UUID) -> str | None:
+        return None
+
+    async def image_labels(self, image: str) -> dict[str, str]:
+        if image not in self.image_set:
+            raise ImageNotFound(image)
+        return {}  # a plain image: no WWS init runs in fake containers
+
+    async def build_image(
+        self, *, context: str, dockerfile: str, tag: str, args: dict[str, str], target: str | None
+    ) -> str:
+        self.image_set.add(tag)
+        return tag
 
     async def inventory(self) -> list[ContainerInfo]:
         return list(self.containers.values())

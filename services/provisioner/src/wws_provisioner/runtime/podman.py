@@ -22,9 +22,10 @@ import structlog
 from podman import PodmanClient
 
 from wws_provisioner.errors import ContainerExited, ImageNotFound, RuntimeFailure, RuntimeUnavailable
+from wws_provisioner.plan import LOOPBACK_HOST, ContainerPlan
 from wws_provisioner.runtime.base import (
-    HOME,
     LABEL_COMMAND,
+    LABEL_DEVCONTAINER,
     LABEL_GENERATION,
     LABEL_HOST,
     LABEL_MANAGED,
@@ -32,7 +33,6 @@ from wws_provisioner.runtime.base import (
     LABEL_OWNER,
     LABEL_WORKSPACE,
     ContainerInfo,
-    Placement,
     VolumeInfo,
     container_name,
     volume_name,
@@ -41,11 +41,7 @@ from wws_provisioner.runtime.base import (
 log = structlog.get_logger("wws.runtime.podman")
 T = TypeVar("T")
 
-# Images built by WWS run their own init (CMD); anything else gets the devcontainer
-# "overrideCommand" treatment so a shell-default image stays up for people to use.
-WWS_IMAGE_LABEL = "io.wws.image"
 IMAGE_CACHE_S = 30.0
-KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while sleep 1000 & wait $!; do :; done"]
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -63,6 +59,15 @@ def _parse_time(value: object) -> datetime | None:
         return None
     # Podman reports volume times in the host's local zone without an offset
     return parsed if parsed.tzinfo else parsed.astimezone(UTC)
+
+
+def _build_tail(log: Any) -> str:
+    lines = []
+    for item in log or []:
+        text = item.get("stream", "") if isinstance(item, dict) else str(item)
+        if text.strip():
+            lines.append(text.strip())
+    return " | ".join(lines)[-600:]
 
 
 def _state(attrs: dict[str, Any]) -> str:
@@ -96,8 +101,8 @@ class PodmanRuntime:
 
     # ------------------------------------------------------------------ helpers (sync)
 
-    def _labels(self, p: Placement) -> dict[str, str]:
-        return {
+    def _labels(self, p: ContainerPlan) -> dict[str, str]:
+        labels = {
             LABEL_MANAGED: "true",
             LABEL_HOST: self.host_id,
             LABEL_WORKSPACE: str(p.workspace_id),
@@ -106,6 +111,9 @@ class PodmanRuntime:
             LABEL_OWNER: p.owner_id,
             LABEL_NAME: p.name,
         }
+        if p.devcontainer_key:
+            labels[LABEL_DEVCONTAINER] = p.devcontainer_key
+        return labels
 
     def _label_filters(self) -> list[str]:
         # The list form: podman-py turns a dict value that is a list into one string
@@ -138,12 +146,12 @@ class PodmanRuntime:
         self._image_cache[image] = (now, labels)
         return labels
 
-    def _ensure_volume(self, p: Placement) -> str:
+    def _ensure_volume(self, p: ContainerPlan) -> str:
         name = volume_name(p.workspace_id)
         labels = {
             k: v for k, v in self._labels(p).items() if k in (LABEL_MANAGED, LABEL_HOST, LABEL_WORKSPACE, LABEL_OWNER)
         }
-        labels["wws.disk_gb"] = str(p.spec.resources.disk_gb)
+        labels["wws.disk_gb"] = str(p.resources.disk_gb)
         try:
             self._client.volumes.create(name, labels=labels)
         except podman.errors.APIError as exc:
@@ -152,18 +160,29 @@ class PodmanRuntime:
                 raise RuntimeFailure(f"cannot create volume {name}: {exc.explanation}") from exc
         return name
 
-    def _create(self, p: Placement) -> Any:
-        labels = self._image_labels(p.spec.image)
+    def _create(self, p: ContainerPlan) -> Any:
+        self._image_labels(p.image)  # pulls a missing non-local image, or fails clearly
         volume = self._ensure_volume(p)
-        r = p.spec.resources
+        r = p.resources
         kwargs: dict[str, Any] = {}
-        if WWS_IMAGE_LABEL not in labels:
-            kwargs["command"] = KEEPALIVE
+        if p.command is not None:
+            kwargs["command"] = p.command
             kwargs["entrypoint"] = []
+        if p.user:
+            kwargs["user"] = p.user
+        if p.network == "egress":
+            kwargs["network_mode"] = "slirp4netns"
+            if p.allow_host_loopback:
+                kwargs["network_options"] = {"slirp4netns": ["allow_host_loopback=true"]}
+                kwargs["extra_hosts"] = {LOOPBACK_HOST: "10.0.2.2"}
+            if p.ports:
+                kwargs["ports"] = {f"{c}/tcp": ("127.0.0.1", h) for c, h in p.ports.items()}
+        else:
+            kwargs["network_mode"] = "none"
         memory = f"{r.memory_mb}m"
         try:
             return self._client.containers.create(
-                p.spec.image,
+                p.image,
                 name=container_name(p.workspace_id),
                 hostname=p.name,
                 labels=self._labels(p),
@@ -175,13 +194,11 @@ class PodmanRuntime:
                 pids_limit=r.pids,
                 cap_drop=["ALL"],
                 no_new_privileges=True,
-                network_mode="none",
-                volumes={volume: {"bind": HOME, "mode": "rw"}},
-                environment={
-                    "WWS_WORKSPACE_ID": str(p.workspace_id),
-                    "WWS_WORKSPACE_NAME": p.name,
-                    "WWS_GENERATION": str(p.generation),
-                },
+                volumes={volume: {"bind": p.home, "mode": "rw"}},
+                mounts=[
+                    {"type": "bind", "source": m.source, "target": m.target, "read_only": m.read_only} for m in p.mounts
+                ],
+                environment=p.env,
                 stop_timeout=10,
                 **kwargs,
             )
@@ -218,15 +235,87 @@ class PodmanRuntime:
 
     # ------------------------------------------------------------------ protocol
 
-    async def ensure_running(self, placement: Placement) -> str:
+    def _matches(self, ct: Any, p: ContainerPlan) -> bool:
+        return self._generation(ct) == p.generation and ct.labels.get(LABEL_DEVCONTAINER) == p.devcontainer_key
+
+    async def ensure_running(self, plan: ContainerPlan) -> str:
         def work() -> str:
-            ct = self._get(placement.workspace_id)
-            if ct is not None and self._generation(ct) != placement.generation:
+            ct = self._get(plan.workspace_id)
+            if ct is not None and not self._matches(ct, plan):
                 self._remove_container(ct, 10)
                 ct = None
             if ct is None:
-                return self._start_checked(self._create(placement), fresh=True)
+                return self._start_checked(self._create(plan), fresh=True)
             return self._start_checked(ct)
+
+        return await self._call(work)
+
+    async def replace(self, plan: ContainerPlan) -> str:
+        def work() -> str:
+            ct = self._get(plan.workspace_id)
+            if ct is not None:
+                self._remove_container(ct, 10)
+            return self._start_checked(self._create(plan), fresh=True)
+
+        return await self._call(work)
+
+    async def describe(self, workspace_id: uuid.UUID) -> ContainerInfo | None:
+        def work() -> ContainerInfo | None:
+            ct = self._get(workspace_id)
+            return self._info(ct) if ct is not None else None
+
+        return await self._call(work)
+
+    def _info(self, ct: Any) -> ContainerInfo | None:
+        try:
+            ws = uuid.UUID(ct.labels.get(LABEL_WORKSPACE, ""))
+        except ValueError:
+            return None
+        cmd = ct.labels.get(LABEL_COMMAND)
+        image = ct.attrs.get("ImageName") or ct.attrs.get("Image") or ""
+        return ContainerInfo(
+            workspace_id=ws,
+            container_id=str(ct.id),
+            name=ct.name,
+            status=_state(ct.attrs),
+            generation=self._generation(ct),
+            command_id=uuid.UUID(cmd) if cmd else None,
+            created_at=_parse_time(ct.attrs.get("Created")),
+            image=str(image),
+            devcontainer_key=ct.labels.get(LABEL_DEVCONTAINER),
+        )
+
+    async def volume_path(self, workspace_id: uuid.UUID) -> str | None:
+        def work() -> str | None:
+            try:
+                return str(self._client.volumes.get(volume_name(workspace_id)).attrs.get("Mountpoint") or "") or None
+            except podman.errors.NotFound:
+                return None
+
+        return await self._call(work)
+
+    async def image_labels(self, image: str) -> dict[str, str]:
+        return await self._call(lambda: self._image_labels(image))
+
+    async def build_image(
+        self, *, context: str, dockerfile: str, tag: str, args: dict[str, str], target: str | None
+    ) -> str:
+        def work() -> str:
+            kwargs: dict[str, Any] = {"path": context, "dockerfile": dockerfile, "tag": tag, "rm": True, "layers": True}
+            if args:
+                kwargs["buildargs"] = args
+            if target:
+                kwargs["target"] = target
+            try:
+                _, logs = self._client.images.build(**kwargs)
+                for _line in logs:
+                    pass
+            except podman.errors.BuildError as exc:
+                raise RuntimeFailure(
+                    f"devcontainer image build failed: {exc.msg}: {_build_tail(exc.build_log)}"
+                ) from exc
+            self._image_cache.pop(tag, None)
+            return tag
 
         return await self._call(work)
 
@@ -261,25 +350,7 @@ class PodmanRuntime:
     async def inventory(self) -> list[ContainerInfo]:
         def work() -> list[ContainerInfo]:
             found = self._client.containers.list(all=True, filters=self._label_filters())
-            out = []
-            for ct in found:
-                try:
-                    ws = uuid.UUID(ct.labels.get(LABEL_WORKSPACE, ""))
-                except ValueError:
-                    continue
-                cmd = ct.labels.get(LABEL_COMMAND)
-                out.append(
-                    ContainerInfo(
-                        workspace_id=ws,
-                        container_id=str(ct.id),
-                        name=ct.name,
-                        status=_state(ct.attrs),
-                        generation=self._generation(ct),
-                        command_id=uuid.UUID(cmd) if cmd else None,
-                        created_at=_parse_time(ct.attrs.get("Created")),
-                    )
-                )
-            return out
+            return [info for ct in found if (info := self._info(ct)) is not None]
 
         return await self._call(work)
 

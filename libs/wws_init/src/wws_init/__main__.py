@@ -1,0 +1,3 @@
+from wws_init.main import main
+
+raise SystemExit(main())
