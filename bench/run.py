@@ -76,9 +76,10 @@ def raw_flags(name: str) -> list[str]:
 
 
 class Bench:
-    def __init__(self, root: Path, n: int) -> None:
+    def __init__(self, root: Path, n: int, extra_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.n = n
+        self.extra_env = extra_env or {}
         self.host_id = f"bench-{uuid.uuid4().hex[:6]}"
         self.nats = NatsServer(root / "js", port=-1, log_file=root / "nats.log")
         self.pg = EmbeddedPostgres(root / "pg" / "data", cleanup="delete")
@@ -112,6 +113,7 @@ class Bench:
             WWS_API_CPU_OVERCOMMIT="64",
             WWS_API_MEMORY_OVERCOMMIT="4",
         )
+        env.update(self.extra_env)
         self.dsn = dsn
         for argv in ([str(find("wws-api")), "serve"], [str(find("wws-provisioner"))]):
             log = (self.root / f"{Path(argv[0]).name}.log").open("ab")

@@ -36,6 +36,12 @@ STACK = [
     ),
     ("WWS_STACK_DEMO", "1", "wws-stack", "Create (or start) the `demo` workspace on `up`."),
     (
+        "WWS_STACK_DEMO_TEMPLATE",
+        "base",
+        "wws-stack",
+        "Template of the demo workspace (`base`, or `python`/`polyglot` for code-server and toolchains; their image is built on first use).",
+    ),
+    (
         "WWS_STACK_BUILD_IMAGES",
         "1",
         "wws-stack",

@@ -31,12 +31,12 @@ async def eventually(
 
 
 def eventually_sync(
-    probe: Callable[[], T], *, timeout: float = WAIT_MEDIUM, interval: float = 0.1, what: str = ""
+    probe: Callable[[], T | None], *, timeout: float = WAIT_MEDIUM, interval: float = 0.1, what: str = ""
 ) -> T:
     deadline = time.monotonic() + timeout
     while True:
         last = probe()
-        if last:
+        if last is not None and last:
             return last
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")

@@ -93,3 +93,26 @@ def test_missing_image_fails_with_a_reason_and_can_be_deleted(process_stack: Pro
         r = api.delete(f"/api/v1/workspaces/{problem['workspace']['id']}?wait=deleted")
         assert r.status_code == 200, r.text
         assert containers_of(stack.host_id) == [] and volumes_of(stack.host_id) == []
+
+
+def test_a_missing_wws_image_is_built_by_the_agent(process_stack: ProcessStack) -> None:
+    """Templates name languages, not registry images: the host builds the dev image the
+    first time a workspace needs it (here the code-server-only one; its parents are cached
+    by earlier tests or built here)."""
+    stack = process_stack
+    image = "localhost/wws-dev:ide"
+    # only the alias goes: the content-hash tag stays, so the rebuild is the builder's no-op path
+    subprocess.run(["podman", "untag", image, image], capture_output=True, check=False)
+    assert subprocess.run(["podman", "image", "exists", image], check=False).returncode == 1
+    stack.start("api", "serve")
+    stack.start("provisioner")
+    stack.wait_ready()
+    with stack.client(timeout=900) as api:
+        r = api.post(
+            "/api/v1/workspaces?wait=running&wait_timeout=600",
+            json={"name": "built", "languages": [], "ide": False, "network": "none"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["image"] == image
+        assert _inspect(f"wws-{r.json()['id']}")["ImageName"] == image
+        assert api.delete(f"/api/v1/workspaces/{r.json()['id']}?wait=deleted").status_code == 200

@@ -69,7 +69,7 @@ def test_stack_up_demo_workspace_ctrl_c_and_restart(
             timeout=180,
             what="demo workspace running",
         )
-        assert proc.poll() is None, log.read_text()
+        assert proc.poll() is None and isinstance(line, re.Match), log.read_text()
         ws_id = line.group(1)
         assert f"podman exec -it wws-{ws_id} zsh" in log.read_text()
         token = (state / "secrets" / "admin-token").read_text().strip()

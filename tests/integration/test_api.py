@@ -74,9 +74,7 @@ async def test_failure_while_waiting_is_a_502_problem_with_the_reason(api: InPro
     runtime.fail_next = ImageNotFound("localhost/wws-base:bookworm", "a transient failure")
     async with in_process_host(api.settings.nats_url, "h1", runtime=runtime):
         await eventually(lambda: _live(api, "h1"))
-        r = await api.client.post(
-            "/api/v1/workspaces?wait=running", json={"name": "broken"}
-        )
+        r = await api.client.post("/api/v1/workspaces?wait=running", json={"name": "broken"})
         assert r.status_code == 502, r.text
         assert r.headers["content-type"].startswith(PROBLEM)
         body = r.json()

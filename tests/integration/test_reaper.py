@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def api_overrides() -> dict[str, object]:
-    return {"activity_interval_s": 0.2}
+    return {"activity_interval_s": 0.2, "min_idle_timeout_s": 1}
 
 
 def _settings(api: InProcessApi, idle: float) -> ReaperSettings:
@@ -83,6 +83,30 @@ async def test_activity_keeps_a_workspace_running(api: InProcessApi) -> None:
         await asyncio.sleep(0.8)
         assert await reaper.tick(pool, settings, SystemClock()) == 0
         assert await _status(api, ws, "running")
+
+
+async def test_a_workspaces_own_idle_timeout_wins_over_the_default(api: InProcessApi) -> None:
+    pool = api.services.pool
+    async with in_process_host(api.settings.nats_url, "h1"):
+        await eventually(lambda: _live(api))
+        await api.client.post(
+            "/api/v1/templates", json={"name": "quick", "image": "localhost/wws-base:bookworm", "idle_timeout_s": 1}
+        )
+        short = (
+            await api.client.post("/api/v1/workspaces?wait=running", json={"name": "short", "template": "quick"})
+        ).json()["id"]
+        own = (
+            await api.client.post(
+                "/api/v1/workspaces?wait=running", json={"name": "own", "template": "quick", "idle_timeout_s": 3600}
+            )
+        ).json()["id"]
+        default = await _running(api, "default")
+        await asyncio.sleep(1.2)
+        assert await reaper.tick(pool, _settings(api, idle=3600), SystemClock()) == 1
+        views = {str(v.workspace_id): v.idle_timeout_s for v in await reaper.idle_views(pool)}
+        assert views in ({short: 1.0, own: 3600.0, default: None}, {own: 3600.0, default: None})
+        await eventually(lambda: _status(api, short, "stopped"), what="the template's short timeout applied")
+        assert await _status(api, own, "running") and await _status(api, default, "running")
 
 
 async def _status(api: InProcessApi, ws: str, status: str) -> bool:

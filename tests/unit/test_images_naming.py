@@ -74,7 +74,7 @@ def test_every_set_has_its_own_image_and_the_builder_agrees() -> None:
 def test_packages_follow_the_languages() -> None:
     assert languages.packages_for(["rust", "go"]) == ("golang-go", "rustc", "cargo")
     assert languages.packages_for(["python"]) == ("python3", "python3-venv", "python3-pip", "python3-dev")
-    assert languages.packages_for(["node"]) == ("nodejs", "npm")
+    assert languages.packages_for(["node"]) == ("nodejs", "npm", "libnode-dev")  # headers: node-gyp offline
     assert languages.packages_for([]) == ()
 
 

@@ -13,7 +13,7 @@ LANGUAGES: tuple[str, ...] = ("go", "node", "python", "rust")
 
 PACKAGES: dict[str, tuple[str, ...]] = {
     "go": ("golang-go",),
-    "node": ("nodejs", "npm"),
+    "node": ("nodejs", "npm", "libnode-dev"),
     "python": ("python3", "python3-venv", "python3-pip", "python3-dev"),
     "rust": ("rustc", "cargo"),
 }

@@ -69,6 +69,7 @@ def run(cfg: config_mod.InitConfig, stop: threading.Event) -> int:
             return 0  # the host swaps the image and starts a new container
         if status == "invalid":
             steps.outcome.failed.append("devcontainer:devcontainer.json")
+            steps.outcome.degraded = True
     reporter.emit("prepared", needs_image=False)
 
     env = _lifecycle_env(cfg, dc, tree)

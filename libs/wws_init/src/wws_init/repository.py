@@ -44,16 +44,6 @@ def _token(repo: RepoConfig) -> str | None:
         return None
 
 
-def _get(url: str, headers: dict[str, str], data: bytes | None = None) -> dict[str, object]:
-    """One GitHub API call (http/https only; the URL comes from the workspace's spec)."""
-    if not url.startswith(("https://", "http://")):
-        raise StepFailed(f"not an http(s) API URL: {url}")
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")  # noqa: S310 - scheme checked above
-    with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310 - scheme checked above
-        result = json.loads(r.read())
-    return result if isinstance(result, dict) else {}
-
-
 def _call(url: str, headers: dict[str, str], data: bytes | None = None) -> dict[str, object]:
     """One GitHub API call; http(s) only (the URL comes from the workspace's spec)."""
     if not url.startswith(("https://", "http://")):

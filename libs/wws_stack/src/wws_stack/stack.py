@@ -4,6 +4,7 @@ state directory, so the next ``up`` continues where the last one stopped."""
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -39,6 +40,35 @@ class StackConfig:
         self.podman_socket = Path(environ.get("WWS_STACK_PODMAN_SOCKET", "/run/podman/podman.sock"))
         self.demo = environ.get("WWS_STACK_DEMO", "1") not in ("0", "false", "no")
         self.build_images = environ.get("WWS_STACK_BUILD_IMAGES", "1") not in ("0", "false", "no")
+        self.demo_template = environ.get("WWS_STACK_DEMO_TEMPLATE", "base")
+
+
+SEED_TEMPLATES: list[dict[str, Any]] = [
+    {
+        "name": "base",
+        "description": "Debian bookworm, zsh, git, yadm; no network",
+        "image": "localhost/wws-base:bookworm",
+        "network": "none",
+        "ide": False,
+    },
+    {
+        "name": "python",
+        "description": "Python 3 with code-server; outbound network",
+        "languages": ["python"],
+        "network": "egress",
+        "ide": True,
+    },
+    {
+        "name": "polyglot",
+        "description": "Python, Node, Go and Rust with code-server; outbound network",
+        "languages": ["python", "node", "go", "rust"],
+        "network": "egress",
+        "ide": True,
+        "memory_mb": 4096,
+        "cpu": 2,
+    },
+]
+"""Templates a fresh stack starts with (created once; edit or delete them freely)."""
 
 
 def _secret(path: Path, make: Any) -> str:
@@ -76,6 +106,8 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         token = _secret(self.state / "secrets" / "admin-token", lambda p: p.write_text(secrets.token_urlsafe(32)))
+        keys = self.state / "secrets" / "secret-keys"
+        _secret(keys, lambda p: p.write_text(f"k1:{base64.b64encode(os.urandom(32)).decode()}"))
         return {
             **os.environ,
             "WWS_NATS_URL": self.nats.url,
@@ -84,6 +116,7 @@ class Stack:
             "WWS_API_HTTP_PORT": str(self.config.api_port),
             "WWS_API_PUBLIC_URL": f"http://127.0.0.1:{self.config.api_port}",
             "WWS_PROVISIONER_PODMAN_URL": self.podman.url,
+            "WWS_API_SECRET_KEYS_FILE": str(keys),
             "WWS_AUDIT_SIGNING_KEY_FILE": str(self.state / "secrets" / "audit-signing.pem"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -113,6 +146,7 @@ class Stack:
             self._spawn(env)
             self._wait_healthy(env)
             say(f"stack up in {time.monotonic() - t0:.1f}s")
+            self._seed_templates(env)
             if self.config.demo:
                 self._demo(env)
             self._print_help(env)
@@ -180,6 +214,16 @@ class Stack:
             time.sleep(0.25)
         raise SystemExit("[wws] the API did not become healthy; see the logs in " + str(self.logs))
 
+    def _seed_templates(self, env: dict[str, str]) -> None:
+        status, body = self._api(env, "GET", "/api/v1/templates?limit=500")
+        if status != 200 or body.get("items"):
+            return  # not a fresh stack: the operator's templates are theirs
+        for template in SEED_TEMPLATES:
+            status, body = self._api(env, "POST", "/api/v1/templates", template)
+            if status not in (200, 201, 409):
+                say(f"template {template['name']} could not be created: {status} {body}")
+        say("templates: " + ", ".join(t["name"] for t in SEED_TEMPLATES))
+
     def _demo(self, env: dict[str, str]) -> None:
         status, body = self._api(env, "GET", "/api/v1/workspaces?limit=500")
         existing = next((w for w in body.get("items", []) if w["name"] == "demo"), None) if status == 200 else None
@@ -193,14 +237,15 @@ class Stack:
                 env, "POST", f"/api/v1/workspaces/{existing['id']}/start?wait=running", timeout=180
             )
         elif existing is None:
-            say("creating the demo workspace (1 CPU, 1 GiB, 5 GiB home)")
+            template = self.config.demo_template
+            say(f"creating the demo workspace from template {template!r} (1 CPU, 1 GiB, 5 GiB home)")
             status, body = self._api(
                 env,
                 "POST",
-                "/api/v1/workspaces?wait=running&wait_timeout=300",
-                {"name": "demo", "cpu": 1, "memory_mb": 1024, "disk_gb": 5},
+                "/api/v1/workspaces?wait=running&wait_timeout=900",
+                {"name": "demo", "template": template, "cpu": 1, "memory_mb": 1024, "disk_gb": 5},
                 headers={"Idempotency-Key": "wws-stack-demo"},
-                timeout=320,
+                timeout=920,
             )
         else:
             body = existing
@@ -209,6 +254,7 @@ class Stack:
             return
         ws = body if "id" in body else body.get("workspace", {})
         self.demo_id = ws.get("id")
+        self.demo_ide_port = ws.get("ide_port")
         say(f"demo workspace {ws.get('id')} is {ws.get('status')}")
 
     def _print_help(self, env: dict[str, str]) -> None:
@@ -224,6 +270,11 @@ class Stack:
         if demo:
             lines += [
                 f"  shell         podman exec -it wws-{demo} zsh",
+                *(
+                    [f"  IDE           http://127.0.0.1:{self.demo_ide_port}/   (this host's loopback only)"]
+                    if getattr(self, "demo_ide_port", None)
+                    else []
+                ),
                 f"  stop          curl -s -X POST -H \"Authorization: Bearer $WWS_TOKEN\" '{url}/api/v1/workspaces/{demo}/stop?wait=stopped'",
             ]
         lines += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
 import uvicorn
 
@@ -14,7 +15,8 @@ from wws_api.settings import ApiSettings
 from wws_service import logging as wlog
 from wws_service import tracing
 from wws_service.settings import ConfigError, load_settings
-from wws_store import db, projection
+from wws_store import db, projection, secrets
+from wws_store.secrets import Keyring, SecretError
 
 
 async def _migrate(dsn: str) -> None:
@@ -41,6 +43,29 @@ async def _status(dsn: str) -> None:
         print(f"{'(head)':<20} position {head:>8}")
 
 
+async def _rewrap(dsn: str, keyring: Keyring) -> None:
+    async with db.pool(dsn, max_size=1) as pool:
+        async with pool.acquire() as conn:
+            await db.migrate(conn)
+        n = await secrets.rewrap(pool, keyring)
+    print(f"re-wrapped {n} secret(s) under key {keyring.active!r}")
+
+
+def _secrets(action: str, settings: ApiSettings) -> int:
+    """Key rotation: put a new key first in WWS_API_SECRET_KEYS (keep the old ones), restart
+    the API, run ``rewrap``, then drop the old keys. Values are never re-encrypted or shown."""
+    if settings.secret_keys is None:
+        print("wws-api: WWS_API_SECRET_KEYS is not set", file=sys.stderr)
+        return 2
+    try:
+        keyring = Keyring.parse(settings.secret_keys.reveal())
+        asyncio.run(_rewrap(settings.database_url, keyring))
+    except SecretError as exc:
+        print(f"wws-api: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wws-api", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -48,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending database migrations")
     proj = sub.add_parser("projections", help="inspect or rebuild projections")
     proj.add_argument("action", choices=["rebuild", "status"])
+    sec = sub.add_parser("secrets", help="secret-key rotation: generate-key, rewrap")
+    sec.add_argument("action", choices=["generate-key", "rewrap"])
     args = parser.parse_args(argv)
+    if args.cmd == "secrets" and args.action == "generate-key":
+        print(Keyring.generate_spec(time.strftime("k%Y%m%d")))  # a key id that sorts by date
+        return 0
     try:
         settings = load_settings(ApiSettings, service="api")
     except ConfigError as exc:
@@ -57,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "migrate":
         asyncio.run(_migrate(settings.database_url))
         return 0
+    if args.cmd == "secrets":
+        return _secrets(args.action, settings)
     if args.cmd == "projections":
         asyncio.run(_rebuild(settings.database_url) if args.action == "rebuild" else _status(settings.database_url))
         return 0

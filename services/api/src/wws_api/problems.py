@@ -149,7 +149,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
             pointer = _pointer(m.group("path"))
             message = message[: m.start()]
         elif key:
-            pointer = f"#/{key}" if source in (None, "body") else f"{source}:{key}"
+            pointer = _pointer(f".{key}") if source in (None, "body") else f"{source}:{key}"
         else:
             pointer = "#"
         if "unknown field" in message or "missing required field" in message:

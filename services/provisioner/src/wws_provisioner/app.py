@@ -57,6 +57,8 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
             )
             await heartbeat.beat_once(hosts, settings, runtime, cap, clk.now(), clk, __version__)
             dirs = WorkspaceDirs(settings.runtime_dir)
+            if not await asyncio.to_thread(dirs.ensure_tmpfs):
+                log.warning("agent.runtime_dir_not_tmpfs", path=settings.runtime_dir, hint="run the agent as root")
             watcher = InitWatcher(emitter, dirs)
             operations = Operations(
                 runtime=runtime,

@@ -5,7 +5,7 @@ rule is unit-tested."""
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -124,3 +124,45 @@ def plan_container(
         devcontainer_key=devcontainer.key if devcontainer else None,
         runs_init=runs_init,
     )
+
+
+def init_config(
+    *,
+    run_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    name: str,
+    org_id: str,
+    correlation_id: uuid.UUID,
+    generation: int,
+    spec: WorkspaceSpec,
+    plan: ContainerPlan,
+    fresh: bool,
+) -> dict[str, Any]:
+    """``/run/wws/init.json`` for one start (read by ``wws_init.config.load``). Names of
+    secrets only: their values are files beside it."""
+    repo = spec.repository
+    return {
+        "run_id": str(run_id),
+        "workspace_id": str(workspace_id),
+        "workspace_name": name,
+        "org_id": org_id,
+        "correlation_id": str(correlation_id),
+        "mode": "create" if fresh else "start",
+        "generation": generation,
+        "repository": {
+            "url": repo.url,
+            "branch": repo.branch,
+            "create": msgspec.to_builtins(repo.create) if repo.create else None,
+            "credential": repo.credential,
+        }
+        if repo
+        else None,
+        "dotfiles": {"url": spec.dotfiles.url, "branch": spec.dotfiles.branch} if spec.dotfiles else None,
+        "bootstrap": [{"source": s.source, "script": s.script} for s in spec.bootstrap],
+        "env": spec.env,
+        "ide": spec.ide,
+        "ide_port": IDE_CONTAINER_PORT,
+        "devcontainer": spec.devcontainer,
+        "devcontainer_key": plan.devcontainer_key,
+        "home": plan.home,
+    }

@@ -20,7 +20,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, assert_never, cast
+from typing import assert_never, cast
 
 import msgspec
 import structlog
@@ -30,11 +30,12 @@ from wws_events import workspace as w
 from wws_events.commands import CommandEnvelope
 from wws_events.workspace import ErrorInfo, Operation
 from wws_init import devcontainer as dcfile
+from wws_provisioner import images
 from wws_provisioner.emitter import Emitter
-from wws_provisioner.errors import DevcontainerFailed, NoIdePort, ProvisionerError
+from wws_provisioner.errors import DevcontainerFailed, ImageNotFound, NoIdePort, ProvisionerError
 from wws_provisioner.hoststate import DevcontainerStore, SecretsClient
 from wws_provisioner.initwatch import Devcontainer, InitWatcher
-from wws_provisioner.plan import IMAGE_LABEL, ContainerPlan, DevcontainerState, plan_container
+from wws_provisioner.plan import IMAGE_LABEL, ContainerPlan, DevcontainerState, init_config, plan_container
 from wws_provisioner.ports import PortAllocator, PortsExhausted
 from wws_provisioner.runtime.base import WorkspaceRuntime
 from wws_provisioner.settings import ProvisionerSettings
@@ -173,7 +174,21 @@ class Operations:
         secrets = await self._secrets(ws, order)
         plan = await self._plan(cmd, order, dc, ide_port)
         if plan.runs_init:
-            self.dirs.prepare(ws, self._init_config(cmd, order, plan, fresh, dc), secrets)
+            self.dirs.prepare(
+                ws,
+                init_config(
+                    run_id=cmd.command_id,
+                    workspace_id=ws,
+                    name=order.name,
+                    org_id=cmd.org_id,
+                    correlation_id=cmd.correlation_id,
+                    generation=order.generation,
+                    spec=order.spec,
+                    plan=plan,
+                    fresh=fresh,
+                ),
+                secrets,
+            )
         container_id = await self.runtime.ensure_running(plan)
         if not plan.runs_init:
             return Result(generation=order.generation, container_id=container_id, image=plan.image, ide_port=ide_port)
@@ -185,7 +200,21 @@ class Operations:
                 await self.devcontainers.put(ws, dc)
                 self.watcher.reset_phase(ws, cmd.command_id)
                 plan = await self._plan(cmd, order, dc, ide_port)
-                self.dirs.prepare(ws, self._init_config(cmd, order, plan, True, dc), secrets)
+                self.dirs.prepare(
+                    ws,
+                    init_config(
+                        run_id=cmd.command_id,
+                        workspace_id=ws,
+                        name=order.name,
+                        org_id=cmd.org_id,
+                        correlation_id=cmd.correlation_id,
+                        generation=order.generation,
+                        spec=order.spec,
+                        plan=plan,
+                        fresh=True,
+                    ),
+                    secrets,
+                )
                 container_id = await self.runtime.replace(plan)
                 await self.emitter.emit(
                     w.WorkspaceDevcontainerApplied(
@@ -220,7 +249,7 @@ class Operations:
         self, cmd: CommandEnvelope, order: Bringing, dc: DevcontainerState | None, ide_port: int | None
     ) -> ContainerPlan:
         image = dc.image if dc else order.spec.image
-        labels = await self.runtime.image_labels(image)
+        labels = await self._image_labels(image)
         return plan_container(
             workspace_id=cmd.workspace_id,
             name=order.name,
@@ -236,36 +265,20 @@ class Operations:
             allow_host_loopback=self.settings.allow_host_loopback,
         )
 
-    def _init_config(
-        self, cmd: CommandEnvelope, order: Bringing, plan: ContainerPlan, fresh: bool, dc: DevcontainerState | None
-    ) -> dict[str, Any]:
-        spec = order.spec
-        repo = spec.repository
-        return {
-            "run_id": str(cmd.command_id),
-            "workspace_id": str(cmd.workspace_id),
-            "workspace_name": order.name,
-            "org_id": cmd.org_id,
-            "correlation_id": str(cmd.correlation_id),
-            "mode": "create" if fresh else "start",
-            "generation": order.generation,
-            "repository": {
-                "url": repo.url,
-                "branch": repo.branch,
-                "create": msgspec.to_builtins(repo.create) if repo.create else None,
-                "credential": repo.credential,
-            }
-            if repo
-            else None,
-            "dotfiles": {"url": spec.dotfiles.url, "branch": spec.dotfiles.branch} if spec.dotfiles else None,
-            "bootstrap": [{"source": s.source, "script": s.script} for s in spec.bootstrap],
-            "env": spec.env,
-            "ide": spec.ide,
-            "ide_port": 8080,
-            "devcontainer": spec.devcontainer,
-            "devcontainer_key": dc.key if dc else None,
-            "home": plan.home,
-        }
+    async def _image_labels(self, image: str) -> dict[str, str]:
+        """The image's labels, building it first when it is a missing WWS image."""
+        try:
+            return await self.runtime.image_labels(image)
+        except ImageNotFound:
+            definition = images.wws_definition(image)
+            if definition is None or not self.settings.build_images or not images.buildable_here():
+                raise
+        try:
+            await images.build(definition)
+        except Exception as exc:
+            log.warning("agent.image_build_failed", image=image, error=str(exc)[-500:])
+            raise ImageNotFound(image, f"building it failed: {str(exc)[-300:]}") from exc
+        return await self.runtime.image_labels(image)
 
     async def _devcontainer_image(
         self, ws: uuid.UUID, line: Devcontainer, env: dict[str, str], home: str

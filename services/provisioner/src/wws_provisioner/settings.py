@@ -48,6 +48,9 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     allow_host_loopback: bool = False
     """Let ``egress`` workspaces reach this host's loopback as ``host.wws.internal`` (for a
     git server on the host; it also exposes every other loopback service to workspaces)."""
+    build_images: bool = True
+    """Build a missing WWS image (``localhost/wws-base``/``-ide``/``-dev:<languages>``) on
+    this host when a workspace needs it (needs the source tree's ``images/``)."""
     init_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
     """How long a create waits for the workspace's repository and devcontainer.json."""
     cpus: float = 0.0

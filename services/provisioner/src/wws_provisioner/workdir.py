@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,31 @@ def _tree_hash(root: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def is_tmpfs(path: Path) -> bool:
+    target = str(path.resolve())
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return any(len(f := m.split()) > 2 and f[1] == target and f[2] == "tmpfs" for m in mounts)
+
+
 class WorkspaceDirs:
     def __init__(self, root: str) -> None:
         self.root = Path(root)
+
+    def ensure_tmpfs(self, size_mb: int = 256) -> bool:
+        """Mount a tmpfs on the root unless one is there, so secret files never reach a disk.
+        False (and the caller warns) when that is not possible (not root)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if is_tmpfs(self.root):
+            return True
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            ["/bin/mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0711,nosuid,nodev", "tmpfs", str(self.root)],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0 and is_tmpfs(self.root)
 
     def init_program(self) -> str:
         """A read-only copy of ``wws_init`` (by content hash) to mount at /run/wws-init."""

@@ -16,6 +16,8 @@ class IdleView(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     last_activity_at: datetime
     last_signal: str
+    idle_timeout_s: float | None = None
+    """The workspace's own timeout (its template's or its own); None: the reaper's default."""
 
 
 class IdleStop(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,11 +38,12 @@ def _human(delta: timedelta) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-def due(views: Iterable[IdleView], now: datetime, timeout: timedelta) -> list[IdleStop]:
+def due(views: Iterable[IdleView], now: datetime, default_timeout: timedelta) -> list[IdleStop]:
     out = []
     for v in views:
         if v.status != "running":
             continue
+        timeout = timedelta(seconds=v.idle_timeout_s) if v.idle_timeout_s else default_timeout
         idle = now - v.last_activity_at
         if idle >= timeout:
             out.append(

@@ -23,7 +23,9 @@ log = structlog.get_logger("wws.reaper")
 
 async def idle_views(pool: asyncpg.Pool) -> list[IdleView]:
     rows = await pool.fetch(
-        "SELECT workspace_id, status, last_activity_at, last_signal FROM reaper_workspaces WHERE status = 'running'"
+        """SELECT workspace_id, status, last_activity_at, last_signal,
+                  (state->'spec'->>'idle_timeout_s')::float8 AS idle_timeout_s
+           FROM reaper_workspaces WHERE status = 'running'"""
     )
     return [
         IdleView(
@@ -31,6 +33,7 @@ async def idle_views(pool: asyncpg.Pool) -> list[IdleView]:
             status=r["status"],
             last_activity_at=r["last_activity_at"],
             last_signal=r["last_signal"],
+            idle_timeout_s=r["idle_timeout_s"],
         )
         for r in rows
     ]
