@@ -40,9 +40,9 @@ async def test_idle_workspace_is_stopped_once_by_the_reaper(api: InProcessApi) -
     async with in_process_host(api.settings.nats_url, "h1"):
         await eventually(lambda: _live(api))
         ws = await _running(api, "idle")
-        settings = _settings(api, idle=0.5)
+        settings = _settings(api, idle=3.0)  # long enough that a loaded machine is still "not yet"
         assert await reaper.tick(pool, settings, SystemClock()) == 0  # not idle long enough yet
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(3.1)
         assert await reaper.tick(pool, settings, SystemClock()) == 1
         await eventually(lambda: _status(api, ws, "stopped"), what="reaper stop carried out")
         row = await pool.fetchrow(
