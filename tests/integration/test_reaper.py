@@ -76,11 +76,11 @@ async def test_activity_keeps_a_workspace_running(api: InProcessApi) -> None:
     async with in_process_host(api.settings.nats_url, "h1"):
         await eventually(lambda: _live(api))
         ws = await _running(api, "busy")
-        settings = _settings(api, idle=1.5)
-        await asyncio.sleep(1.0)
+        settings = _settings(api, idle=4.0)
+        await asyncio.sleep(2.5)
         # the first activity report in the minute is recorded as an event
         assert (await api.client.post(f"/api/v1/workspaces/{ws}/activity")).json()["recorded"]
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(2.0)  # 4.5 s since running, 2 s since the activity
         assert await reaper.tick(pool, settings, SystemClock()) == 0
         assert await _status(api, ws, "running")
 
