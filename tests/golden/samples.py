@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 from wws_events import Actor, CommandEnvelope, Envelope, new_envelope, tag_of
 from wws_events import commands as c
 from wws_events import host as h
+from wws_events import identity as i
+from wws_events import org as o
 from wws_events import template as t
+from wws_events.events import AnyEvent
+from wws_events.quota import Limits
 from wws_events import workspace as w
 
 WS = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -44,7 +48,10 @@ TPL = uuid.UUID("55555555-5555-4555-8555-555555555555")
 ERR = w.ErrorInfo(code="image_not_found", message="image 'x' is not available on this host", retryable=False)
 CAP = h.HostCapacity(cpus=2.0, memory_mb=24000, disk_gb=250)
 
-EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded | t.TemplateEvent] = [
+LIMITS = Limits(max_workspaces=10, max_running=3, cpu=8, memory_mb=16384, disk_gb=200, workspace_cpu=4)
+UNTIL = AT.replace(year=AT.year + 1)
+
+EVENTS: list[AnyEvent] = [
     w.WorkspaceCreated(workspace_id=WS, name="ticket-123", owner_id="alice", spec=SPEC, requested_host=None),
     w.WorkspaceScheduled(command_id=CMD, host_id="host-a", reason="most free memory (20000 MiB left after placement)"),
     w.WorkspaceStartRequested(command_id=CMD),
@@ -115,6 +122,43 @@ EVENTS: list[w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded | t.Te
         reason="no desired state wants this workspace on this host",
     ),
     h.HostReconciled(host_id="host-a", adopted=[WS], removed=[], desired_known=True),
+    w.WorkspaceAccessGranted(subject="team:t-platform", level="use"),
+    w.WorkspaceAccessRevoked(subject="team:t-platform"),
+    i.UserCreated(user_id="u-alice", login="alice", name="Alice", email="alice@example.com", instance_admin=False),
+    i.UserIdentityLinked(provider="github", subject="583231", login="alice", email="alice@example.com", email_verified=True),
+    i.UserProfileUpdated(name="Alice A.", email="alice@example.com"),
+    i.UserSuspended(reason="left the company"),
+    i.UserReactivated(),
+    i.UserLoggedIn(provider="oidc", session_id="s-1f2e", expires_at=UNTIL),
+    i.UserLoggedOut(session_id="s-1f2e"),
+    i.UserTokenCreated(token_id="tk-9a8b", name="ci", scopes=["workspaces:read", "workspaces:write"], expires_at=UNTIL),
+    i.UserTokenRevoked(token_id="tk-9a8b"),
+    i.UserSecretSet(name="openai", inject="env", target="OPENAI_API_KEY"),
+    i.UserSecretDeleted(name="openai"),
+    i.AccessDenied(
+        action="workspace.stop",
+        resource_type="workspace",
+        resource_id=str(WS),
+        resource_org="acme",
+        method="POST",
+        path=f"/api/v1/workspaces/{WS}/stop",
+        why="role member may not stop another member's workspace",
+    ),
+    o.OrgCreated(org_id="acme", name="acme", display_name="ACME Corp"),
+    o.OrgMemberAdded(user_id="u-alice", role="member", invitation_id="inv-1"),
+    o.OrgMemberRoleChanged(user_id="u-alice", role="admin"),
+    o.OrgMemberRemoved(user_id="u-alice"),
+    o.OrgTeamCreated(team_id="t-platform", name="platform", idp_group="platform-eng"),
+    o.OrgTeamDeleted(team_id="t-platform"),
+    o.OrgTeamMemberAdded(team_id="t-platform", user_id="u-alice"),
+    o.OrgTeamMemberRemoved(team_id="t-platform", user_id="u-alice"),
+    o.OrgInvitationCreated(
+        invitation_id="inv-1", email="bob@example.com", github_login=None, role="member", teams=["t-platform"], expires_at=UNTIL
+    ),
+    o.OrgInvitationAccepted(invitation_id="inv-1", user_id="u-bob"),
+    o.OrgInvitationDeclined(invitation_id="inv-1", user_id="u-bob"),
+    o.OrgInvitationRevoked(invitation_id="inv-1"),
+    o.OrgQuotaSet(scope="default_user", user_id=None, limits=LIMITS),
 ]
 
 ORDERS: list[c.AgentCommand] = [
@@ -127,13 +171,20 @@ ORDERS: list[c.AgentCommand] = [
 ]
 
 
-def event_envelope(data: w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRecorded | t.TemplateEvent) -> Envelope:
+def event_envelope(data: AnyEvent) -> Envelope:
     host = isinstance(data, (h.HostRegistered, h.HostLost, h.HostOrphanRemoved, h.HostReconciled))
     template = isinstance(data, (t.TemplateCreated, t.TemplateUpdated, t.TemplateDeleted))
+    org_id = "acme"
     if host:
         stream = "host-host-a"
     elif template:
         stream = f"template-{TPL}"
+    elif type(data).STREAM_TYPE == "user":
+        stream, org_id = "user-u-alice", i.INSTANCE
+    elif type(data).STREAM_TYPE == "org":
+        stream = "org-acme"
+    elif isinstance(data, i.AccessDenied):
+        stream = "access-u-alice"
     elif isinstance(data, w.WorkspaceActivityRecorded):
         stream = f"activity-{WS}"
     else:
@@ -147,7 +198,7 @@ def event_envelope(data: w.WorkspaceEvent | h.HostEvent | w.WorkspaceActivityRec
         stream_id=stream,
         stream_version=7,
         occurred_at=AT,
-        org_id="acme",
+        org_id=org_id,
         actor=AGENT if by_agent else USER,
         correlation_id=CORR,
         causation_id=CMD,

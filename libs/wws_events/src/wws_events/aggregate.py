@@ -15,13 +15,12 @@ from typing import assert_never
 import msgspec
 
 from wws_events import commands as c
+from wws_events import quota
 from wws_events import workspace as w
 from wws_events._base import EventData
 from wws_events.errors import InvalidTransition, WorkspaceExists, WorkspaceNotFound
 from wws_events.events import Envelope
-from wws_events.host import HostLost, HostOrphanRemoved, HostReconciled, HostRegistered
-from wws_events.template import TemplateCreated, TemplateDeleted, TemplateUpdated
-from wws_events.workspace import ErrorInfo, Operation, WorkspaceSpec, WorkspaceStatus
+from wws_events.workspace import ErrorInfo, GrantLevel, Operation, WorkspaceSpec, WorkspaceStatus
 
 
 class WorkspaceState(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,18 +54,9 @@ class WorkspaceState(msgspec.Struct, frozen=True, kw_only=True):
     failed_steps: list[str] = []
     devcontainer: str | None = None
     devcontainer_error: str | None = None
+    grants: dict[str, GrantLevel] = {}
+    """``user:<id>`` / ``team:<id>`` → level; the owner needs none."""
 
-
-_NOT_WORKSPACE = (
-    w.WorkspaceActivityRecorded,
-    HostRegistered,
-    HostLost,
-    HostOrphanRemoved,
-    HostReconciled,
-    TemplateCreated,
-    TemplateUpdated,
-    TemplateDeleted,
-)
 
 ACTIVE: frozenset[WorkspaceStatus] = frozenset(
     {"pending", "scheduled", "provisioning", "running", "stopping", "stopped", "starting", "failed"}
@@ -109,6 +99,7 @@ def decide(
         case c.CreateWorkspace():
             if state is not None:
                 raise WorkspaceExists(command.workspace_id)
+            quota.check(command.quota, command.spec.resources, live=True, running=True)
             created = w.WorkspaceCreated(
                 workspace_id=command.workspace_id,
                 name=command.name,
@@ -133,6 +124,7 @@ def decide(
                 raise _refuse(command, s)
             if s.host_id is None:
                 raise _refuse(command, s, "it was never placed on a host")
+            quota.check(command.quota, s.spec.resources, live=True, running=True)
             return [w.WorkspaceStartRequested(command_id=command_id)]
         case c.StopWorkspace():
             s = _need(state, command, workspace_id)
@@ -150,6 +142,7 @@ def decide(
                 raise _refuse(command, s)
             if s.host_id is None:
                 raise _refuse(command, s, "it was never placed on a host")
+            quota.check(command.quota, (command.spec or s.spec).resources, live=True, running=True)
             return [
                 w.WorkspaceRebuildRequested(
                     command_id=command_id, generation=s.generation + 1, spec=command.spec or s.spec
@@ -160,6 +153,16 @@ def decide(
             if s.status == "deleting":
                 raise _refuse(command, s, "a delete is already under way")
             return [w.WorkspaceDeleteRequested(command_id=command_id)]
+        case c.GrantWorkspaceAccess():
+            s = _need(state, command, workspace_id)
+            if s.grants.get(command.subject) == command.level:
+                return []  # already so: no new fact
+            return [w.WorkspaceAccessGranted(subject=command.subject, level=command.level)]
+        case c.RevokeWorkspaceAccess():
+            s = _need(state, command, workspace_id)
+            if command.subject not in s.grants:
+                return []
+            return [w.WorkspaceAccessRevoked(subject=command.subject)]
         case c.TimeOutOperation():
             s = _need(state, command, workspace_id)
             if s.status not in TRANSITIONAL or s.last_command_id != command.command_id or s.last_operation is None:
@@ -219,7 +222,7 @@ def evolve(state: WorkspaceState | None, env: Envelope) -> WorkspaceState | None
             updated_at=env.occurred_at,
             status_changed_at=env.occurred_at,
         )
-    if state is None or isinstance(event, _NOT_WORKSPACE):
+    if state is None or not w.is_workspace_event(event):
         return state
     s = msgspec.structs.replace(state, version=version)
     match event:
@@ -287,6 +290,10 @@ def evolve(state: WorkspaceState | None, env: Envelope) -> WorkspaceState | None
             if event.command_id != s.last_command_id or s.status == "deleted":
                 return s
             return _moved(s, env, "failed", last_error=event.error)
+        case w.WorkspaceAccessGranted():
+            return msgspec.structs.replace(s, grants={**s.grants, event.subject: event.level})
+        case w.WorkspaceAccessRevoked():
+            return msgspec.structs.replace(s, grants={k: v for k, v in s.grants.items() if k != event.subject})
         case w.WorkspaceObserved():
             return msgspec.structs.replace(s, observed_status=event.runtime_status)
         case w.WorkspaceInitStepStarted() | w.WorkspaceInitStepSucceeded():

@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 
 from wws_events._base import CommandData, CommandHead
-from wws_events.workspace import WorkspaceSpec
+from wws_events.quota import QuotaCheck
+from wws_events.workspace import GrantLevel, WorkspaceSpec
 
 # ---------------------------------------------------------------- workspace commands (decide input)
 
@@ -20,6 +21,8 @@ class CreateWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.cre
     placement: str | None = None
     """Host chosen by the scheduler at request time; None leaves the workspace pending."""
     placement_reason: str = ""
+    quota: QuotaCheck | None = None
+    """Budgets read under the append lock (None: not subject to quotas)."""
 
 
 class ScheduleWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.schedule"):
@@ -28,7 +31,7 @@ class ScheduleWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.s
 
 
 class StartWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.start"):
-    pass
+    quota: QuotaCheck | None = None
 
 
 class StopWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.stop"):
@@ -42,10 +45,20 @@ class RestartWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.re
 class RebuildWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.rebuild"):
     spec: WorkspaceSpec | None = None
     """The spec to rebuild from; None keeps the current one."""
+    quota: QuotaCheck | None = None
 
 
 class DeleteWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.delete"):
     pass
+
+
+class GrantWorkspaceAccess(CommandData, frozen=True, kw_only=True, tag="workspace.grant"):
+    subject: str
+    level: GrantLevel
+
+
+class RevokeWorkspaceAccess(CommandData, frozen=True, kw_only=True, tag="workspace.revoke"):
+    subject: str
 
 
 class TimeOutOperation(CommandData, frozen=True, kw_only=True, tag="workspace.time_out"):
@@ -63,6 +76,8 @@ WorkspaceCommand = (
     | RestartWorkspace
     | RebuildWorkspace
     | DeleteWorkspace
+    | GrantWorkspaceAccess
+    | RevokeWorkspaceAccess
     | TimeOutOperation
 )
 

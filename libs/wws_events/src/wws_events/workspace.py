@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 import msgspec
+from typing_extensions import TypeIs
 
 from wws_events._base import EventData, Outcome
 
@@ -143,6 +144,21 @@ class WorkspaceRebuildRequested(EventData, frozen=True, kw_only=True, tag="works
 
 class WorkspaceDeleteRequested(EventData, frozen=True, kw_only=True, tag="workspace.delete_requested"):
     command_id: uuid.UUID
+
+
+GrantLevel = Literal["use", "manage"]
+"""``use``: open, connect, start; ``manage``: also stop, restart, rebuild, delete, share."""
+
+
+class WorkspaceAccessGranted(EventData, frozen=True, kw_only=True, tag="workspace.access_granted"):
+    """``subject`` (``user:<id>`` or ``team:<id>``) may use or manage the workspace."""
+
+    subject: str
+    level: GrantLevel
+
+
+class WorkspaceAccessRevoked(EventData, frozen=True, kw_only=True, tag="workspace.access_revoked"):
+    subject: str
 
 
 class WorkspaceOperationTimedOut(EventData, frozen=True, kw_only=True, tag="workspace.operation_timed_out"):
@@ -349,6 +365,8 @@ WorkspaceEvent = (
     | WorkspaceRestartRequested
     | WorkspaceRebuildRequested
     | WorkspaceDeleteRequested
+    | WorkspaceAccessGranted
+    | WorkspaceAccessRevoked
     | WorkspaceOperationTimedOut
     | WorkspaceOperationStarted
     | WorkspaceRestartStopped
@@ -373,5 +391,13 @@ WorkspaceEvent = (
     | WorkspaceDevcontainerApplied
     | WorkspaceDevcontainerInvalid
 )
+WORKSPACE_EVENTS: tuple[type[EventData], ...] = get_args(WorkspaceEvent)
+
+
+def is_workspace_event(event: EventData) -> TypeIs[WorkspaceEvent]:
+    """An event of a workspace's own stream (narrows for ``match`` exhaustiveness)."""
+    return isinstance(event, WORKSPACE_EVENTS)
+
+
 Succeeded = _Succeeded
 Failed = _Failed

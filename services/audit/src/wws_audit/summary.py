@@ -6,8 +6,15 @@ from typing import assert_never
 
 from wws_events import Envelope, RawEnvelope
 from wws_events import host as h
+from wws_events import identity as i
+from wws_events import org as o
 from wws_events import template as t
 from wws_events import workspace as w
+
+
+def _limits(d: o.OrgQuotaSet) -> str:
+    parts = [f"{f}={getattr(d.limits, f):g}" for f in d.limits.__struct_fields__ if getattr(d.limits, f) is not None]
+    return ", ".join(parts) or "unlimited"
 
 
 def summarize(env: Envelope | RawEnvelope) -> str:
@@ -74,6 +81,63 @@ def summarize(env: Envelope | RawEnvelope) -> str:
             return f"template updated to version {d.version}"
         case t.TemplateDeleted():
             return "template deleted"
+        case w.WorkspaceAccessGranted():
+            return f"granted {d.level} access to {d.subject}"
+        case w.WorkspaceAccessRevoked():
+            return f"revoked the access of {d.subject}"
+        case i.UserCreated():
+            return f"user {d.login!r} created" + (" (instance admin)" if d.instance_admin else "")
+        case i.UserIdentityLinked():
+            return f"{d.provider} identity {d.login or d.email or d.subject} linked"
+        case i.UserProfileUpdated():
+            return "profile updated"
+        case i.UserSuspended():
+            return "user suspended" + (f": {d.reason}" if d.reason else "")
+        case i.UserReactivated():
+            return "user reactivated"
+        case i.UserLoggedIn():
+            return f"logged in with {d.provider} (session {d.session_id})"
+        case i.UserLoggedOut():
+            return f"logged out (session {d.session_id})"
+        case i.UserTokenCreated():
+            until = d.expires_at.isoformat() if d.expires_at else "no expiry"
+            return f"API token {d.name!r} created ({', '.join(d.scopes)}; {until})"
+        case i.UserTokenRevoked():
+            return f"API token {d.token_id} revoked"
+        case i.UserSecretSet():
+            return f"secret {d.name!r} set (as {d.inject} {d.target})"
+        case i.UserSecretDeleted():
+            return f"secret {d.name!r} deleted"
+        case i.AccessDenied():
+            target = f"{d.resource_type} {d.resource_id}" if d.resource_id else d.resource_type
+            return f"denied {d.action} on {target}" + (f": {d.why}" if d.why else "")
+        case o.OrgCreated():
+            return f"organization {d.name!r} created"
+        case o.OrgMemberAdded():
+            return f"{d.user_id} joined as {d.role}" + (" (invitation)" if d.invitation_id else "")
+        case o.OrgMemberRoleChanged():
+            return f"{d.user_id} is now {d.role}"
+        case o.OrgMemberRemoved():
+            return f"{d.user_id} removed"
+        case o.OrgTeamCreated():
+            return f"team {d.name!r} created" + (f" (IdP group {d.idp_group})" if d.idp_group else "")
+        case o.OrgTeamDeleted():
+            return f"team {d.team_id} deleted"
+        case o.OrgTeamMemberAdded():
+            return f"{d.user_id} added to team {d.team_id}"
+        case o.OrgTeamMemberRemoved():
+            return f"{d.user_id} removed from team {d.team_id}"
+        case o.OrgInvitationCreated():
+            return f"invited {d.email or d.github_login} as {d.role} until {d.expires_at.isoformat()}"
+        case o.OrgInvitationAccepted():
+            return f"invitation {d.invitation_id} accepted by {d.user_id}"
+        case o.OrgInvitationDeclined():
+            return f"invitation {d.invitation_id} declined by {d.user_id}"
+        case o.OrgInvitationRevoked():
+            return f"invitation {d.invitation_id} revoked"
+        case o.OrgQuotaSet():
+            who = f"user {d.user_id}" if d.user_id else d.scope.replace("_", " ")
+            return f"quota for {who}: {_limits(d)}"
         case w.Failed():
             return f"{env.type.removeprefix('workspace.').removesuffix('_failed')} failed{where}: {d.error.code}: {d.error.message}"
         case w.Succeeded():
