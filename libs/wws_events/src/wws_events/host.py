@@ -103,10 +103,27 @@ class SecretsRequest(msgspec.Struct, frozen=True, kw_only=True):
     workspace_id: uuid.UUID
 
 
+class InjectedSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """One of the workspace owner's secrets, for the workspace's tmpfs only."""
+
+    name: str
+    inject: Literal["env", "file"]
+    target: str
+    """Environment variable name, or a path relative to the home directory."""
+    value: str
+
+    def __repr__(self) -> str:
+        return f"InjectedSecret(name={self.name!r}, inject={self.inject!r}, target={self.target!r})"
+
+
 class SecretsReply(msgspec.Struct, frozen=True, kw_only=True):
     workspace_id: uuid.UUID | None
     values: dict[str, str] = {}
+    """Workspace secrets by file name (the repository token: ``git-token``)."""
     error: str | None = None
+    user_secrets: list[InjectedSecret] = []
+    """The owner's secrets (wire v1.1)."""
 
     def __repr__(self) -> str:  # values are secrets: never in a log line or a traceback
-        return f"SecretsReply(workspace_id={self.workspace_id}, names={sorted(self.values)}, error={self.error!r})"
+        names = sorted(self.values) + sorted(s.name for s in self.user_secrets)
+        return f"SecretsReply(workspace_id={self.workspace_id}, names={names}, error={self.error!r})"
