@@ -63,6 +63,8 @@ def _default(cls: type[msgspec.Struct], name: str) -> str:
                 return "true" if value else "false"
             if value == "":
                 return "(empty)"
+            if value is None:
+                return "(unset)"
             return str(value)
     raise KeyError(name)
 

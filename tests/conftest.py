@@ -6,7 +6,13 @@ import os
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.podman", "tests.fixtures.services", "tests.fixtures.git"]
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.podman",
+    "tests.fixtures.services",
+    "tests.fixtures.git",
+    "tests.fixtures.idp",
+]
 
 from wws_service import logging as _wlog  # noqa: E402 - after the environment default above
 

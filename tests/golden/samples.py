@@ -12,9 +12,9 @@ from wws_events import host as h
 from wws_events import identity as i
 from wws_events import org as o
 from wws_events import template as t
+from wws_events import workspace as w
 from wws_events.events import AnyEvent
 from wws_events.quota import Limits
-from wws_events import workspace as w
 
 WS = uuid.UUID("11111111-1111-4111-8111-111111111111")
 CMD = uuid.UUID("22222222-2222-4222-8222-222222222222")
@@ -125,7 +125,9 @@ EVENTS: list[AnyEvent] = [
     w.WorkspaceAccessGranted(subject="team:t-platform", level="use"),
     w.WorkspaceAccessRevoked(subject="team:t-platform"),
     i.UserCreated(user_id="u-alice", login="alice", name="Alice", email="alice@example.com", instance_admin=False),
-    i.UserIdentityLinked(provider="github", subject="583231", login="alice", email="alice@example.com", email_verified=True),
+    i.UserIdentityLinked(
+        provider="github", subject="583231", login="alice", email="alice@example.com", email_verified=True
+    ),
     i.UserProfileUpdated(name="Alice A.", email="alice@example.com"),
     i.UserSuspended(reason="left the company"),
     i.UserReactivated(),
@@ -153,7 +155,12 @@ EVENTS: list[AnyEvent] = [
     o.OrgTeamMemberAdded(team_id="t-platform", user_id="u-alice"),
     o.OrgTeamMemberRemoved(team_id="t-platform", user_id="u-alice"),
     o.OrgInvitationCreated(
-        invitation_id="inv-1", email="bob@example.com", github_login=None, role="member", teams=["t-platform"], expires_at=UNTIL
+        invitation_id="inv-1",
+        email="bob@example.com",
+        github_login=None,
+        role="member",
+        teams=["t-platform"],
+        expires_at=UNTIL,
     ),
     o.OrgInvitationAccepted(invitation_id="inv-1", user_id="u-bob"),
     o.OrgInvitationDeclined(invitation_id="inv-1", user_id="u-bob"),

@@ -8,12 +8,12 @@ import secrets
 import socket
 import threading
 import urllib.parse
+import warnings
 from typing import Any
 
 import httpx
 import pytest
-from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
+from authlib.integrations.base_client import OAuthError
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
@@ -27,6 +27,11 @@ from tests.fixtures.idp import (
     oidc_provider,  # noqa: F401
     s256,
 )
+
+with warnings.catch_warnings():
+    # authlib 1.9 deprecates its client on plain httpx in favour of httpx2, which WWS does not use
+    warnings.filterwarnings("ignore", "The httpx module is deprecated", DeprecationWarning)
+    from authlib.integrations.httpx_client import OAuth2Client
 
 pytestmark = pytest.mark.integration
 
@@ -153,7 +158,7 @@ def test_sign_in_happy_path(idp: OidcProvider, auth_method: str) -> None:
         info = client.get(f"{idp.issuer}/userinfo")
         assert info.status_code == 200
         assert info.json() == {"sub": "u-123", **ALICE}
-    assert [r for r in idp.requests if r[1] != "/jwks"][-3:] == [
+    assert [r for r in idp.requests if r[1] in ("/authorize", "/token", "/userinfo")] == [
         ("GET", "/authorize"),
         ("POST", "/token"),
         ("GET", "/userinfo"),

@@ -35,7 +35,9 @@ async def test_template_crud_versions_and_events(api: InProcessApi) -> None:
     assert (await c.post("/api/v1/templates", json={"name": "py"})).status_code == 201  # the name is free again
     types = [
         r["event_type"]
-        for r in await api.services.pool.fetch("SELECT event_type FROM wws_events ORDER BY global_position")
+        for r in await api.services.pool.fetch(
+            "SELECT event_type FROM wws_events WHERE stream_type = 'template' ORDER BY global_position"
+        )
     ]
     assert types == ["template.created", "template.updated", "template.deleted", "template.created"]
 
@@ -114,4 +116,4 @@ async def test_token_without_secret_keys_is_refused(pg_dsn: str, nats_server: An
             "/api/v1/workspaces", json={"name": "r", "repository": {"url": "https://h/x.git", "token": "t"}}
         )
         assert r.status_code == 422 and "WWS_API_SECRET_KEYS" in r.text
-        assert await api.services.pool.fetchval("SELECT count(*) FROM wws_events") == 0
+        assert await api.services.pool.fetchval("SELECT count(*) FROM wws_events WHERE stream_type = 'workspace'") == 0

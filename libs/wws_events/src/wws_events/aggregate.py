@@ -130,7 +130,7 @@ def decide(
             s = _need(state, command, workspace_id)
             if s.status != "running":
                 raise _refuse(command, s)
-            return [w.WorkspaceStopRequested(command_id=command_id, reason=command.reason)]
+            return [w.WorkspaceStopRequested(command_id=command_id, reason=command.reason, force=command.force)]
         case c.RestartWorkspace():
             s = _need(state, command, workspace_id)
             if s.status != "running":
@@ -334,7 +334,7 @@ def dispatch(state: WorkspaceState, event: EventData) -> c.AgentCommand | None:
         case w.WorkspaceStartRequested():
             return c.AgentStart(name=name, owner_id=owner, generation=gen, spec=spec)
         case w.WorkspaceStopRequested():
-            return c.AgentStop()
+            return c.AgentStop(timeout_s=0.0) if event.force else c.AgentStop()
         case w.WorkspaceRestartRequested():
             return c.AgentRestart(name=name, owner_id=owner, generation=gen, spec=spec)
         case w.WorkspaceRebuildRequested():

@@ -36,6 +36,7 @@ class StartWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.star
 
 class StopWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.stop"):
     reason: str | None = None
+    force: bool = False
 
 
 class RestartWorkspace(CommandData, frozen=True, kw_only=True, tag="workspace.restart"):

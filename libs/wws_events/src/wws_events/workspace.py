@@ -128,6 +128,8 @@ class WorkspaceStopRequested(EventData, frozen=True, kw_only=True, tag="workspac
     command_id: uuid.UUID
     reason: str | None = None
     """Why it is stopped when the actor is not the owner (idle timeout, admin force-stop)."""
+    force: bool = False
+    """No grace period: the container is killed at once (wire v1.1)."""
 
 
 class WorkspaceRestartRequested(EventData, frozen=True, kw_only=True, tag="workspace.restart_requested"):

@@ -128,15 +128,21 @@ async def execute_in(
     ctx: CommandContext,
     *,
     wake_relay: bool = True,
-    org_id: str | None = None,
+    org_id: str | frozenset[str] | None = None,
+    prepare: Callable[[WorkspaceState | None, WorkspaceCommand], Awaitable[WorkspaceCommand]] | None = None,
 ) -> Executed:
     """One attempt inside the caller's transaction; ``ConcurrencyError`` means: retry.
-    With ``org_id`` set, a workspace of another organization is treated as absent."""
+    With ``org_id`` set (one or several), a workspace of another organization is treated
+    as absent. ``prepare`` may complete the command from the state before ``decide``
+    (quota budgets, read under the append lock)."""
     state = await load(conn, workspace_id)
-    if org_id is not None and state is not None and state.org_id != org_id:
+    orgs = frozenset({org_id}) if isinstance(org_id, str) else org_id
+    if orgs is not None and state is not None and state.org_id not in orgs:
         raise WorkspaceNotFound(workspace_id)
     if await eventstore.any_exists(conn, [event_id(ctx.command_id, tag, 0) for tag in EVENT_TYPES]):
         return Executed(state=state, stored=[], orders=[], replayed=True)  # this command already ran
+    if prepare is not None:
+        command = await prepare(state, command)
     decided = decide(state, command, ctx.command_id, workspace_id=workspace_id)
     envelopes: list[Envelope] = []
     version = version_before = state.version if state else 0

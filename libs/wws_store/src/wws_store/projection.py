@@ -88,6 +88,32 @@ async def apply_inline(conn: Conn, projection: Projection, stored: list[StoredEv
     return True
 
 
+async def catch_up_in(conn: Conn, projection: Projection, *, batch: int = 500) -> int:
+    """Bring ``projection`` to the head of the log inside the caller's transaction.
+
+    With the append lock held this makes the projection exact for the rest of the
+    transaction (nothing can be appended in between); it waits for a runner that is in the
+    middle of a batch (runners never take the append lock, so this cannot deadlock)."""
+    await conn.execute(
+        "INSERT INTO wws_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", projection.name
+    )
+    pos = await conn.fetchval("SELECT position FROM wws_checkpoints WHERE name = $1 FOR UPDATE", projection.name)
+    total = 0
+    while events := await eventstore.read_all(conn, after=pos, limit=batch):
+        for event in events:
+            await projection.apply(conn, event)
+        pos = events[-1].position
+        total += len(events)
+    if total:
+        await conn.execute(
+            "UPDATE wws_checkpoints SET position = $2, updated_at = clock_timestamp() WHERE name = $1",
+            projection.name,
+            pos,
+        )
+        await conn.execute("SELECT pg_notify('wws_projection', $1)", f"{projection.name}:{pos}")
+    return total
+
+
 async def catch_up(pool: asyncpg.Pool, projection: Projection, *, batch: int = 500) -> int:
     total = 0
     while n := await step(pool, projection, batch=batch):

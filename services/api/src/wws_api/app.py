@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import structlog
 from litestar import Litestar
@@ -15,16 +16,26 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.routes import HTTPRoute
 
-from wws_api import __version__, desired, problems, recorder, relay
-from wws_api.auth import BearerAuth
+from wws_api import __version__, desired, oauth, problems, recorder, relay
+from wws_api.access import check_routes, guard
+from wws_api.accounts import Accounts
+from wws_api.auth import Authenticator
 from wws_api.fastpath import FastPath
 from wws_api.hosts import HostRegistry
+from wws_api.identity import IDENTITY, Identity
+from wws_api.login import Login
+from wws_api.orgs import OrgService
+from wws_api.ratelimit import RateLimits
 from wws_api.readmodel import ReadModel
 from wws_api.routes.audit import AuditController
+from wws_api.routes.auth import AuthController
 from wws_api.routes.hosts import HostController
+from wws_api.routes.orgs import InvitationController, OrgController
 from wws_api.routes.system import health, openapi_json, problem_type
 from wws_api.routes.templates import TemplateController
+from wws_api.routes.users import UserController
 from wws_api.routes.workspaces import WorkspaceController
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
@@ -52,6 +63,13 @@ def _workspaces(state: State) -> WorkspaceService:
 
 def _templates(state: State) -> TemplateService:
     return _services(state).templates
+
+
+def _dep(name: str) -> Provide:
+    def get(state: State) -> Any:
+        return getattr(state.services, name)
+
+    return Provide(get, sync_to_thread=False)
 
 
 def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar:
@@ -83,6 +101,10 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             fastpath = FastPath(pool, js)
             keyring = Keyring.parse(settings.secret_keys.reveal()) if settings.secret_keys else None
             templates = TemplateService(pool, settings, clk)
+            identity = Identity(pool, clk)
+            await projection.catch_up(pool, IDENTITY)
+            await identity.bootstrap()
+            accounts = Accounts(identity, keyring)
             stack.push_async_callback(fastpath.drain)
             services = AppServices(
                 settings=settings,
@@ -95,6 +117,13 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 waiter=waiter,
                 workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath, templates, keyring),
                 templates=templates,
+                identity=identity,
+                accounts=accounts,
+                orgs=OrgService(identity, settings),
+                login=Login(identity, accounts, oauth.providers(settings), settings),
+                rate_limits=RateLimits(
+                    pool, clk, per_min=settings.rate_lifecycle_per_min, burst=settings.rate_lifecycle_burst
+                ),
                 stop=stop,
                 tasks=[],
             )
@@ -117,11 +146,12 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 services.tasks.append(asyncio.create_task(supervised(), name=name))
 
             spawn("hosts", lambda: registry.run(js, stop))
-            spawn("control", lambda: desired.serve(pool, nc, keyring, stop))
+            spawn("control", lambda: desired.serve(pool, nc, keyring, accounts, stop))
             if settings.run_workers:
                 spawn("relay", lambda: relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
                 spawn("recorder", lambda: recorder.run(pool, js, stop, batch=settings.recorder_batch))
                 spawn("read_model", lambda: projection.run(pool, ReadModel(), stop, dsn=settings.database_url))
+                spawn("identity", lambda: projection.run(pool, IDENTITY, stop, dsn=settings.database_url))
                 spawn("scheduler", lambda: scheduler.run(stop))
                 supervisor = Supervisor(pool, registry, clk, org_id=settings.org_id)
                 spawn("supervisor", lambda: supervisor.run(stop))
@@ -135,27 +165,33 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             WorkspaceController,
             TemplateController,
             HostController,
             AuditController,
+            AuthController,
+            UserController,
+            OrgController,
+            InvitationController,
             health,
             problem_type,
             openapi_json,
         ],
+        guards=[guard],
         lifespan=[lifespan],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
             "workspaces": Provide(_workspaces, sync_to_thread=False),
             "templates": Provide(_templates, sync_to_thread=False),
+            "identity": _dep("identity"),
+            "accounts": _dep("accounts"),
+            "orgs": _dep("orgs"),
+            "login": _dep("login"),
+            "settings": _dep("settings"),
         },
-        middleware=[
-            DefineMiddleware(
-                BearerAuth, exclude=["^/api/v1/openapi", "^/api/v1/health", "^/api/v1/problems", "^/api/v1/docs"]
-            )
-        ],
+        middleware=[DefineMiddleware(Authenticator, exclude=["^/api/v1/schema"])],
         exception_handlers={Exception: problems.handle},
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
         openapi_config=OpenAPIConfig(
@@ -171,7 +207,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         ),
         state=State(
             {
-                "admin_token": settings.admin_token.reveal(),
+                "bootstrap_token": settings.admin_token.reveal() if settings.admin_token else None,
                 "trusted_proxies": frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip()),
                 "org_id": settings.org_id,
             }
@@ -179,3 +215,5 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         debug=False,
         logging_config=None,
     )
+    check_routes([h for route in app.routes if isinstance(route, HTTPRoute) for h in route.route_handlers])
+    return app

@@ -1,6 +1,14 @@
-"""Authentication: who is calling. For now one admin bearer token from configuration
-(issue #5 brings users, tokens and roles); every request still yields an ``Actor`` so
-events record who acted and from where."""
+"""Authentication: who is calling, and in which organization.
+
+Credentials, in order: ``Authorization: Bearer wws_…`` (an API token), the bootstrap
+token (``WWS_API_ADMIN_TOKEN``, the first owner; unset disables it), the session cookie.
+A request without credentials is anonymous (``request.user`` is None); whether that is
+enough is the access guard's decision, per route. Cookie-authenticated writes must
+carry the session's CSRF token in ``X-CSRF-Token`` (a cross-site form cannot read it).
+
+The organization a request acts in: ``WWS-Org`` (id or name) or ``?org=``, else the
+user's default organization.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,30 @@ from typing import Any
 
 import msgspec
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from wws_api.accounts import Accounts, Authenticated
+from wws_api.identity import BOOTSTRAP_USER, Identity
+from wws_authz import Subject
 from wws_events import Actor
+
+SESSION_COOKIE = "wws_session"
+CSRF_HEADER = "x-csrf-token"
+ORG_HEADER = "wws-org"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     actor: Actor
     org_id: str
+    """The organization this request acts in ("" when the user belongs to none)."""
+    subject: Subject
+    auth: Authenticated
+
+    @property
+    def user_id(self) -> str:
+        return self.subject.user_id
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any], trusted: frozenset[str]) -> str | None:
@@ -37,19 +60,48 @@ def _ip(value: str) -> str | None:
         return None
 
 
-class BearerAuth(AbstractAuthenticationMiddleware):
-    """``Authorization: Bearer <token>``; the app's state carries the expected token."""
-
+class Authenticator(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        state = connection.app.state
+        accounts: Accounts = state.services.accounts
+        identity: Identity = state.services.identity
+        found = await self._credentials(connection, accounts, state.bootstrap_token)
+        if found is None:
+            return AuthenticationResult(user=None, auth=None)
+        subject = await identity.subject(identity.pool, found.user_id, found.scopes)
+        if subject is None:
+            raise NotAuthorizedException("the credential's user no longer exists")
+        if found.via == "session" and connection.scope.get("method", "GET") not in _SAFE:
+            sent = connection.headers.get(CSRF_HEADER, "")
+            if not (found.csrf and hmac.compare_digest(sent.encode(), found.csrf.encode())):
+                raise PermissionDeniedException(f"cookie-authenticated writes need the session's {CSRF_HEADER} header")
+        wanted = connection.headers.get(ORG_HEADER) or connection.query_params.get("org")
+        org_id = (await identity.resolve_org(identity.pool, wanted) or wanted) if wanted else None
+        if org_id is None:
+            org_id = await identity.default_org(identity.pool, found.user_id) or ""
+        user = await identity.pool.fetchval("SELECT login FROM id_users WHERE user_id = $1", found.user_id)
+        actor = Actor(type="user", id=found.user_id, ip=client_ip(connection, state.trusted_proxies), display=user)
+        return AuthenticationResult(user=Principal(actor=actor, org_id=org_id, subject=subject, auth=found), auth=found)
+
+    async def _credentials(
+        self, connection: ASGIConnection[Any, Any, Any, Any], accounts: Accounts, bootstrap: str | None
+    ) -> Authenticated | None:
         header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise NotAuthorizedException("missing bearer token (Authorization: Bearer <token>)")
-        expected: str = connection.app.state.admin_token
-        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            raise NotAuthorizedException("invalid token")
-        ip = client_ip(connection, connection.app.state.trusted_proxies)
-        principal = Principal(
-            actor=Actor(type="user", id="admin", ip=ip, display="bootstrap admin"), org_id=connection.app.state.org_id
-        )
-        return AuthenticationResult(user=principal, auth=None)
+        if header:
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise NotAuthorizedException("use Authorization: Bearer <token>")
+            if bootstrap is not None and hmac.compare_digest(token.encode(), bootstrap.encode()):
+                return Authenticated(user_id=BOOTSTRAP_USER, via="bootstrap")
+            found = await accounts.by_token(token)
+            if found is None:
+                raise NotAuthorizedException("invalid, expired or revoked token")
+            return found
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie:
+            found = await accounts.by_session(cookie)
+            if found is None:
+                raise NotAuthorizedException("the session has ended; log in again")
+            return found
+        return None

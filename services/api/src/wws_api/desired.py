@@ -3,8 +3,9 @@
 * ``wws.ctl.desired.<host>``: what should exist on that host (an agent removes only what is
   absent from this answer, and older than its grace period);
 * ``wws.ctl.secrets.<host>``: the secret values a workspace placed on that host needs at
-  start (e.g. its repository token). Only for workspaces on the asking host; the values
-  travel in the reply only, never in an event, a log line or the outbox.
+  start (its repository token, its owner's personal secrets). Only for workspaces on the
+  asking host; the values travel in the reply only, never in an event, a log line or the
+  outbox (NATS should run with TLS when agents are on other machines).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from wws_api.accounts import Accounts
 from wws_events import encode, subjects
 from wws_events.host import DesiredStateReply, DesiredWorkspace, SecretsReply, SecretsRequest
 from wws_store import secrets
@@ -46,10 +48,11 @@ async def desired_for(pool: asyncpg.Pool, host_id: str) -> DesiredStateReply:
 
 
 async def secrets_for(
-    pool: asyncpg.Pool, keyring: Keyring | None, host_id: str, request: SecretsRequest
+    pool: asyncpg.Pool, keyring: Keyring | None, host_id: str, request: SecretsRequest, accounts: Accounts | None = None
 ) -> SecretsReply:
     row = await pool.fetchrow(
-        "SELECT host_id, state->'spec'->'repository'->>'credential' AS credential FROM api_workspaces WHERE workspace_id = $1",
+        """SELECT host_id, owner_id, state->'spec'->'repository'->>'credential' AS credential
+           FROM api_workspaces WHERE workspace_id = $1""",
         request.workspace_id,
     )
     if row is None or row["host_id"] != host_id:
@@ -59,10 +62,13 @@ async def secrets_for(
         value = await secrets.get(pool, keyring, f"workspace:{request.workspace_id}", row["credential"])
         if value is not None:
             values[row["credential"]] = value
-    return SecretsReply(workspace_id=request.workspace_id, values=values)
+    personal = await accounts.injected(pool, row["owner_id"]) if accounts is not None else []
+    return SecretsReply(workspace_id=request.workspace_id, values=values, user_secrets=personal)
 
 
-async def serve(pool: asyncpg.Pool, nc: NatsClient, keyring: Keyring | None, stop: asyncio.Event) -> None:
+async def serve(
+    pool: asyncpg.Pool, nc: NatsClient, keyring: Keyring | None, accounts: Accounts, stop: asyncio.Event
+) -> None:
     async def _desired(msg: Msg) -> None:
         host_id = msg.subject.rsplit(".", 1)[-1]
         try:
@@ -74,7 +80,7 @@ async def serve(pool: asyncpg.Pool, nc: NatsClient, keyring: Keyring | None, sto
         host_id = msg.subject.rsplit(".", 1)[-1]
         try:
             request = msgspec.json.decode(msg.data, type=SecretsRequest)
-            await msg.respond(encode(await secrets_for(pool, keyring, host_id, request)))
+            await msg.respond(encode(await secrets_for(pool, keyring, host_id, request, accounts)))
         except Exception as exc:  # noqa: BLE001 - reply with the error's kind only: its text may hold data
             log.warning("secrets.failed", host_id=host_id, error=type(exc).__name__)
             await msg.respond(encode(SecretsReply(workspace_id=None, error=type(exc).__name__)))

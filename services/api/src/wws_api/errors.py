@@ -8,6 +8,7 @@
   + NotFound               unknown or invisible resource (404)
   + Conflict               invalid transition, carrying the current workspace (409)
   + OperationFailed        a waited-for operation ended in ``failed`` (502)
+  + LoginFailed            an OAuth/OIDC answer could not be used (400)
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class Conflict(ApiError):
     def __init__(self, message: str, workspace: dict[str, Any]) -> None:
         self.workspace = workspace
         super().__init__(message)
+
+
+class LoginFailed(ApiError):
+    """State, code or ID token did not check out; the message says which, never a secret."""

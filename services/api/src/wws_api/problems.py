@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -14,7 +15,11 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from wws_api import errors as e
+from wws_api.access import RateLimited
 from wws_events import InvalidTransition, WorkspaceExists, WorkspaceNotFound
+from wws_events import identity as i
+from wws_events import org as o
+from wws_events.quota import QuotaExceeded
 from wws_service.tracing import current_traceparent
 from wws_store.errors import ConcurrencyError, NameTaken
 
@@ -92,6 +97,37 @@ TYPES: dict[str, ProblemType] = {
             status=405,
             title="Method not allowed",
             description="The resource exists but does not support this method.",
+        ),
+        ProblemType(
+            slug="quota-exceeded",
+            status=403,
+            title="Quota exceeded",
+            description="The operation would take the organization or the user over a limit an admin set; "
+            "`scope`, `dimension`, `limit` and `would_be` say which. Stop or delete something, or ask for more.",
+        ),
+        ProblemType(
+            slug="rate-limited",
+            status=429,
+            title="Too many requests",
+            description="Too many lifecycle operations in a short time; retry after `Retry-After` seconds.",
+        ),
+        ProblemType(
+            slug="conflict",
+            status=409,
+            title="Conflict",
+            description="The change contradicts the resource's current state or a rule (e.g. an organization keeps an owner).",
+        ),
+        ProblemType(
+            slug="invitation-unusable",
+            status=410,
+            title="Invitation no longer usable",
+            description="The invitation expired, was revoked, or was already answered.",
+        ),
+        ProblemType(
+            slug="login-failed",
+            status=400,
+            title="Login failed",
+            description="The identity provider's answer could not be used (state, code, or ID token); start again.",
         ),
         ProblemType(
             slug="internal",
@@ -190,6 +226,34 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
             return problem(request, "idempotency-key-reused", str(exc))
         case e.OperationFailed():
             return problem(request, "operation-failed", str(exc), workspace=exc.workspace)
+        case QuotaExceeded():
+            return problem(
+                request,
+                "quota-exceeded",
+                str(exc),
+                scope=exc.scope,
+                dimension=exc.dimension,
+                limit=exc.limit,
+                would_be=exc.would_be,
+            )
+        case RateLimited():
+            response = problem(request, "rate-limited", str(exc), retry_after=math.ceil(exc.retry_after))
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+            return response
+        case i.UserNotFound() | o.OrgNotFound() | o.OrgItemNotFound():
+            return problem(request, "not-found", str(exc))
+        case i.UserInvalid():
+            return problem(
+                request, "validation-error", str(exc), errors=[{"detail": str(exc), "pointer": f"#/{exc.field}"}]
+            )
+        case i.UserConflict() | o.OrgConflict():
+            return problem(request, "conflict", str(exc))
+        case o.OrgForbidden():
+            return problem(request, "forbidden", str(exc))
+        case o.InvitationUnusable():
+            return problem(request, "invitation-unusable", str(exc))
+        case e.LoginFailed():
+            return problem(request, "login-failed", str(exc))
         case HTTPException():
             slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}.get(
                 exc.status_code, "validation-error" if exc.status_code < 500 else "internal"

@@ -4,6 +4,8 @@ order, idempotency record), then optionally wait on the read model."""
 from __future__ import annotations
 
 import base64
+import builtins
+import functools
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,21 +15,23 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from wws_api import errors, specs
+from wws_api import errors, quota, specs
 from wws_api.auth import Principal
 from wws_api.fastpath import FastPath
 from wws_api.readmodel import READ_MODEL
 from wws_api.scheduler import Scheduler
 from wws_api.schemas import ActivityAccepted, CreateWorkspace, WorkspaceList, WorkspaceView
+from wws_api.schemas_identity import GrantView
 from wws_api.settings import ApiSettings
 from wws_api.templates import TemplateService
 from wws_api.views import WORKSPACE_COLUMNS, state_view, workspace_view
 from wws_api.waiter import ReadModelWaiter
+from wws_authz import Resource, authorize
 from wws_events import InvalidTransition, WorkspaceCommand, WorkspaceState, new_envelope
 from wws_events import commands as c
 from wws_events.ids import command_id as derive_command_id
 from wws_events.ids import event_id
-from wws_events.workspace import WorkspaceActivityRecorded, WorkspaceSpec
+from wws_events.workspace import GrantLevel, WorkspaceActivityRecorded, WorkspaceSpec
 from wws_service.clock import Clock
 from wws_service.tracing import current_traceparent
 from wws_store import eventstore, handler, projection, secrets
@@ -92,16 +96,18 @@ class WorkspaceService:
     # ------------------------------------------------------------------ reads
 
     async def get(self, principal: Principal, workspace_id: uuid.UUID) -> WorkspaceView:
+        """One workspace of the caller's organizations (the access guard has decided who
+        may see it; this keeps another organization's out even if a route forgot)."""
         row = await self.pool.fetchrow(
-            f"SELECT {WORKSPACE_COLUMNS} FROM api_workspaces WHERE workspace_id = $1 AND org_id = $2",  # noqa: S608
+            f"SELECT {WORKSPACE_COLUMNS} FROM api_workspaces WHERE workspace_id = $1 AND org_id = ANY($2::text[])",  # noqa: S608
             workspace_id,
-            principal.org_id,
+            list(principal.subject.roles),
         )
         if row is not None:
             return workspace_view(row)
         # Not projected yet (read-your-writes right after a create): the log is the truth.
         state = await handler.load(self.pool, workspace_id)
-        if state is None or state.org_id != principal.org_id:
+        if state is None or state.org_id not in principal.subject.roles:
             raise errors.NotFound("workspace", str(workspace_id))
         return state_view(state)
 
@@ -109,23 +115,40 @@ class WorkspaceService:
         self, principal: Principal, *, status: str | None, include_deleted: bool, limit: int, cursor: str | None
     ) -> WorkspaceList:
         after_ts, after_id = decode_cursor(cursor) if cursor else (None, None)
+        org = principal.org_id
+        sees_all = principal.subject.roles.get(org) in ("owner", "admin", "auditor")
+        # members see their own workspaces and those shared with them or their teams; the
+        # policy re-checks every row (the SQL only narrows)
+        mine = [f"user:{principal.user_id}", *(f"team:{t}" for t in principal.subject.teams.get(org, ()))]
         rows = await self.pool.fetch(
-            f"""SELECT {WORKSPACE_COLUMNS} FROM api_workspaces
+            f"""SELECT {WORKSPACE_COLUMNS}, owner_id, created_at, state->'grants' AS grants FROM api_workspaces
                 WHERE org_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3 OR status <> 'deleted')
                   AND ($4::uuid IS NULL OR (created_at, workspace_id) > ($5::timestamptz, $4::uuid))
+                  AND ($7 OR owner_id = $8 OR coalesce(state->'grants', '{{}}'::jsonb) ?| $9::text[])
                 ORDER BY created_at, workspace_id LIMIT $6""",  # noqa: S608
-            principal.org_id,
+            org,
             status,
             include_deleted,
             after_id,
             after_ts,
             limit + 1,
+            sees_all,
+            principal.user_id,
+            mine,
         )
-        items = [workspace_view(r) for r in rows[:limit]]
+
+        def visible(r: Any) -> bool:
+            grants = msgspec.json.decode(r["grants"]) if r["grants"] else {}
+            res = Resource(
+                type="workspace", org_id=org, id=str(r["workspace_id"]), owner_id=r["owner_id"], grants=grants
+            )
+            return authorize(principal.subject, "workspace.read", res).allowed
+
+        items = [workspace_view(r) for r in rows[:limit] if visible(r)]
         nxt = None
         if len(rows) > limit:
-            last = items[-1]
-            nxt = encode_cursor(last.created_at, last.id)
+            last = rows[limit - 1]
+            nxt = encode_cursor(last["created_at"], last["workspace_id"])
         return WorkspaceList(items=items, next_cursor=nxt)
 
     # ------------------------------------------------------------------ writes
@@ -150,7 +173,7 @@ class WorkspaceService:
         command = c.CreateWorkspace(
             workspace_id=workspace_id,
             name=body.name,
-            owner_id=principal.actor.id,
+            owner_id=principal.user_id,
             spec=spec,
             requested_host=body.host,
             placement=spot.host_id if spot else None,
@@ -233,7 +256,13 @@ class WorkspaceService:
                             return Outcome(status=prior["status"], view=_view.decode(prior["response"]), replayed=True)
                     try:
                         result = await handler.execute_in(
-                            conn, workspace_id, command, ctx, wake_relay=False, org_id=principal.org_id
+                            conn,
+                            workspace_id,
+                            command,
+                            ctx,
+                            wake_relay=False,
+                            org_id=frozenset(principal.subject.roles),
+                            prepare=functools.partial(self._with_quota, conn, principal),
                         )
                     except InvalidTransition as exc:
                         raise errors.Conflict(str(exc), await self._current(conn, workspace_id)) from exc
@@ -262,6 +291,19 @@ class WorkspaceService:
                 if attempt == handler.MAX_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
+
+    async def _with_quota(
+        self, conn: Any, principal: Principal, state: WorkspaceState | None, command: WorkspaceCommand
+    ) -> WorkspaceCommand:
+        """Create, start and rebuild carry the budgets of the organization and the owner."""
+        match command:
+            case c.CreateWorkspace():
+                check = await quota.budgets(conn, principal.org_id, command.owner_id, command.workspace_id)
+            case c.StartWorkspace() | c.RebuildWorkspace() if state is not None:
+                check = await quota.budgets(conn, state.org_id, state.owner_id, state.workspace_id)
+            case _:
+                return command
+        return msgspec.structs.replace(command, quota=check) if check is not None else command
 
     async def _current(self, conn: Any, workspace_id: uuid.UUID) -> dict[str, Any]:
         state: WorkspaceState | None = await handler.load(conn, workspace_id)
@@ -304,7 +346,7 @@ class WorkspaceService:
         if image is None and template_version is None:
             return None
         state = await handler.load(self.pool, workspace_id)
-        if state is None or state.org_id != principal.org_id:
+        if state is None or state.org_id not in principal.subject.roles:
             raise errors.NotFound("workspace", str(workspace_id))
         if image is not None:
             if template_version is not None:
@@ -312,7 +354,7 @@ class WorkspaceService:
             return msgspec.structs.replace(state.spec, image=image, languages=[])
         if state.spec.template_id is None:
             raise errors.BadRequestField("template_version", "this workspace was not created from a template")
-        current = await self.templates.resolve(principal, state.spec.template_id)
+        current = await self.templates.resolve(principal, state.spec.template_id, org_id=state.org_id)
         if template_version == "latest" or template_version == current.version:
             target = current
         else:
@@ -322,6 +364,45 @@ class WorkspaceService:
                 raise errors.BadRequestField("template_version", f"the template has no version {template_version}")
             target = found
         return specs.rebased(state.spec, target)
+
+    async def grants(self, principal: Principal, workspace_id: uuid.UUID) -> builtins.list[GrantView]:
+        state = await handler.load(self.pool, workspace_id)
+        if state is None or state.org_id not in principal.subject.roles:
+            raise errors.NotFound("workspace", str(workspace_id))
+        return [GrantView(subject=k, level=v) for k, v in sorted(state.grants.items())]
+
+    async def grant(
+        self, principal: Principal, workspace_id: uuid.UUID, subject: str, level: GrantLevel | None
+    ) -> builtins.list[GrantView]:
+        """Grant (or with ``level`` None revoke) access for ``user:<id>`` or ``team:<id or name>``
+        of the workspace's organization."""
+        state = await handler.load(self.pool, workspace_id)
+        if state is None or state.org_id not in principal.subject.roles:
+            raise errors.NotFound("workspace", str(workspace_id))
+        kind, _, ident = subject.partition(":")
+        if kind == "user":
+            if not await self.pool.fetchval(
+                "SELECT 1 FROM id_members WHERE org_id = $1 AND user_id = $2", state.org_id, ident
+            ):
+                raise errors.BadRequestField("subject", f"user {ident!r} is not a member of the organization")
+            if ident == state.owner_id:
+                raise errors.BadRequestField("subject", "the owner needs no grant")
+        elif kind == "team":
+            team = await self.pool.fetchval(
+                "SELECT team_id FROM id_teams WHERE org_id = $1 AND (team_id = $2 OR name = $2)", state.org_id, ident
+            )
+            if team is None:
+                raise errors.BadRequestField("subject", f"no team {ident!r} in the organization")
+            subject = f"team:{team}"
+        else:
+            raise errors.BadRequestField("subject", "user:<id> or team:<id or name>")
+        command: WorkspaceCommand = (
+            c.GrantWorkspaceAccess(subject=subject, level=level)
+            if level is not None
+            else c.RevokeWorkspaceAccess(subject=subject)
+        )
+        await self._run(principal, workspace_id, command, uuid.uuid4(), key=None, request_hash="")
+        return await self.grants(principal, workspace_id)
 
     async def activity(self, principal: Principal, workspace_id: uuid.UUID, source: str) -> ActivityAccepted:
         ws = await self.get(principal, workspace_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -12,8 +12,9 @@ from wws_service.settings import CommonSettings, Secret
 class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     database_url: str
     """PostgreSQL DSN (asyncpg form)."""
-    admin_token: Secret
-    """Bearer token that authenticates as the built-in admin (bootstrap identity)."""
+    admin_token: Secret | None = None
+    """Bootstrap token: authenticates as the first owner (``admin``). Leave unset to disable
+    it once real logins and API tokens are in place."""
     http_host: str = "127.0.0.1"
     """Address the HTTP server binds."""
     http_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
@@ -21,7 +22,39 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     public_url: str = ""
     """Base URL clients use (for links); empty means http://<http_host>:<http_port>."""
     org_id: str = "default"
-    """Organization of every workspace (one organization until multi-tenant identity is configured)."""
+    """The first organization (created at first start) and the one system actors act in."""
+    org_creation: Literal["admins", "anyone"] = "admins"
+    """Who may create organizations: instance admins only, or every user."""
+    session_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 12 * 3600.0
+    """Lifetime of a browser session."""
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    """Mark the session cookie Secure (auto: when the public URL is https)."""
+    token_max_ttl_s: Annotated[int, msgspec.Meta(gt=0)] = 366 * 86400
+    """Longest lifetime of an API token (tokens always expire)."""
+    invitation_ttl_s: Annotated[int, msgspec.Meta(gt=0)] = 7 * 86400
+    """Default lifetime of an invitation (at most 30 days may be asked for)."""
+    rate_lifecycle_per_min: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """Per user: lifecycle operations (create/start/stop/restart/rebuild/delete) refilled per minute."""
+    rate_lifecycle_burst: Annotated[int, msgspec.Meta(ge=1)] = 30
+    """Per user: lifecycle operations allowed at once before 429."""
+    github_client_id: str = ""
+    """GitHub OAuth app client id (empty: GitHub login off)."""
+    github_client_secret: Secret | None = None
+    """GitHub OAuth app client secret."""
+    github_url: str = "https://github.com"
+    """GitHub (Enterprise) web URL for the OAuth endpoints."""
+    oidc_issuer: str = ""
+    """OpenID Connect issuer URL (discovery at /.well-known/openid-configuration; empty: off)."""
+    oidc_client_id: str = ""
+    """OpenID Connect client id."""
+    oidc_client_secret: Secret | None = None
+    """OpenID Connect client secret."""
+    oidc_scopes: str = "openid profile email groups"
+    """Scopes asked for at the identity provider."""
+    oidc_groups_claim: str = "groups"
+    """ID-token claim with the user's groups (mapped to teams whose idp_group matches)."""
+    oidc_default_org: str = ""
+    """Organization (id or name) every OIDC user joins as member at first login (empty: none)."""
     trusted_proxies: str = ""
     """Comma-separated proxy addresses whose X-Forwarded-For is believed for the actor's IP."""
     default_image: str = "localhost/wws-base:bookworm"
@@ -58,7 +91,7 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     """Key-encryption keys for stored secrets: ``kid:base64(32 bytes)[,kid:...]``; the first
     wraps new secrets, the others still decrypt (rotation). Required to accept tokens."""
     github_api_url: str = "https://api.github.com"
-    """GitHub API base URL for creating repositories (set it for GitHub Enterprise)."""
+    """GitHub API base URL (repository creation, login user lookups); GHE: https://<host>/api/v3."""
     min_idle_timeout_s: int = 300
     """Smallest idle timeout a template or workspace may ask for."""
     max_idle_timeout_s: int = 7 * 24 * 3600

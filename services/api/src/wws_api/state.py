@@ -9,7 +9,12 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from wws_api.accounts import Accounts
 from wws_api.hosts import HostRegistry
+from wws_api.identity import Identity
+from wws_api.login import Login
+from wws_api.orgs import OrgService
+from wws_api.ratelimit import RateLimits
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
@@ -29,5 +34,10 @@ class AppServices(msgspec.Struct, kw_only=True):
     waiter: ReadModelWaiter
     workspaces: WorkspaceService
     templates: TemplateService
+    identity: Identity
+    accounts: Accounts
+    orgs: OrgService
+    login: Login
+    rate_limits: RateLimits
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]

@@ -39,17 +39,18 @@ class TemplateService:
         self.settings = settings
         self.clock = clock
 
-    async def resolve(self, principal: Principal, ident: str) -> TemplateState:
-        """A live template of the caller's organization by id or name (from the log)."""
+    async def resolve(self, principal: Principal, ident: str, *, org_id: str | None = None) -> TemplateState:
+        """A live template of the caller's organization (or ``org_id``) by id or name."""
+        org = org_id or principal.org_id
         template_id: uuid.UUID | None
         try:
             template_id = uuid.UUID(ident)
         except ValueError:
             template_id = await self.pool.fetchval(
-                "SELECT template_id FROM wws_template_names WHERE org_id = $1 AND name = $2", principal.org_id, ident
+                "SELECT template_id FROM wws_template_names WHERE org_id = $1 AND name = $2", org, ident
             )
         state = await store.load(self.pool, template_id) if template_id else None
-        if state is None or state.deleted or state.org_id != principal.org_id:
+        if state is None or state.deleted or state.org_id != org:
             raise errors.NotFound("template", ident)
         return state
 

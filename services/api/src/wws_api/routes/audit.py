@@ -11,6 +11,7 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
+from wws_api.access import policy
 from wws_api.auth import Principal
 from wws_api.schemas import AuditEntry, AuditPage
 from wws_api.state import AppServices
@@ -21,7 +22,7 @@ class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
 
-    @get("/", summary="List audit events (oldest first)")
+    @get("/", summary="List audit events (oldest first)", opt=policy("audit.read", "org"))
     async def list_events(
         self,
         request: Request[Principal, Any, Any],

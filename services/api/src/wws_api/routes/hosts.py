@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
+from wws_api.access import policy
 from wws_api.hosts import HostRegistry
 from wws_api.scheduler import Allocation, allocations
 from wws_api.schemas import HostList, HostView
@@ -18,7 +19,7 @@ class HostController(Controller):
     path = "/api/v1/hosts"
     tags = ["hosts"]
 
-    @get("/", summary="List hosts")
+    @get("/", summary="List hosts", opt=policy("host.read", "org"))
     async def list_hosts(self, services: NamedDependency[AppServices]) -> HostList:
         registry: HostRegistry = services.registry
         rows = {r["host_id"]: r for r in await services.pool.fetch("SELECT * FROM api_hosts ORDER BY host_id")}

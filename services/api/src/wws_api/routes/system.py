@@ -11,15 +11,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from wws_api import __version__
+from wws_api.access import PUBLIC
 from wws_api.problems import TYPES
 from wws_api.schemas import Dependency, Health
 from wws_api.state import AppServices
 from wws_store.projection import checkpoint
 
 
-@get(
-    "/api/v1/health", tags=["system"], summary="Version and reachability of NATS and PostgreSQL", exclude_from_auth=True
-)
+@get("/api/v1/health", tags=["system"], summary="Version and reachability of NATS and PostgreSQL", opt=PUBLIC)
 async def health(services: NamedDependency[AppServices]) -> Response[Health]:
     t0 = time.perf_counter()
     lag = 0
@@ -40,7 +39,7 @@ async def health(services: NamedDependency[AppServices]) -> Response[Health]:
     return Response(body, status_code=200 if ok else 503)
 
 
-@get("/api/v1/problems/{slug:str}", tags=["system"], summary="What a problem type means", exclude_from_auth=True)
+@get("/api/v1/problems/{slug:str}", tags=["system"], summary="What a problem type means", opt=PUBLIC)
 async def problem_type(slug: FromPath[str]) -> dict[str, object]:
     kind = TYPES.get(slug)
     if kind is None:
@@ -53,7 +52,7 @@ async def problem_type(slug: FromPath[str]) -> dict[str, object]:
     }
 
 
-@get("/api/v1/openapi.json", include_in_schema=False, exclude_from_auth=True, media_type="application/json")
+@get("/api/v1/openapi.json", include_in_schema=False, opt=PUBLIC, media_type="application/json")
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document (the UI is at /api/v1/schema/swagger)."""
     return request.app.openapi_schema.to_schema()

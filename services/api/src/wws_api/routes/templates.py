@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
+from wws_api.access import policy
 from wws_api.auth import Principal
 from wws_api.schemas import TemplateBody, TemplateList, TemplateVersionView, TemplateView
 from wws_api.templates import TemplateService
@@ -19,7 +20,7 @@ class TemplateController(Controller):
     path = "/api/v1/templates"
     tags = ["templates"]
 
-    @post("/", status_code=201, summary="Create a template (version 1)")
+    @post("/", status_code=201, summary="Create a template (version 1)", opt=policy("template.write", "org"))
     async def create(
         self,
         request: Request[Principal, Any, Any],
@@ -30,25 +31,31 @@ class TemplateController(Controller):
         view = await templates.create(request.user, data, idempotency_key)
         return Response(view, status_code=201, headers={"Location": f"/api/v1/templates/{view.id}"})
 
-    @get("/", summary="List templates")
+    @get("/", summary="List templates", opt=policy("template.read", "org"))
     async def list_templates(
         self, request: Request[Principal, Any, Any], templates: NamedDependency[TemplateService]
     ) -> TemplateList:
         return await templates.list_all(request.user)
 
-    @get("/{ident:str}", summary="Get a template by id or name (its current version)")
+    @get(
+        "/{ident:str}", summary="Get a template by id or name (its current version)", opt=policy("template.read", "org")
+    )
     async def get_template(
         self, request: Request[Principal, Any, Any], templates: NamedDependency[TemplateService], ident: FromPath[str]
     ) -> TemplateView:
         return templates.view(await templates.resolve(request.user, ident))
 
-    @get("/{ident:str}/versions", summary="Every version of a template")
+    @get("/{ident:str}/versions", summary="Every version of a template", opt=policy("template.read", "org"))
     async def versions(
         self, request: Request[Principal, Any, Any], templates: NamedDependency[TemplateService], ident: FromPath[str]
     ) -> list[TemplateVersionView]:
         return await templates.versions(request.user, ident)
 
-    @patch("/{ident:str}", summary="Change a template (a new version; workspaces move on rebuild)")
+    @patch(
+        "/{ident:str}",
+        summary="Change a template (a new version; workspaces move on rebuild)",
+        opt=policy("template.write", "org"),
+    )
     async def update(
         self,
         request: Request[Principal, Any, Any],
@@ -59,7 +66,12 @@ class TemplateController(Controller):
     ) -> TemplateView:
         return await templates.update(request.user, ident, data, idempotency_key)
 
-    @delete("/{ident:str}", status_code=204, summary="Delete a template (its workspaces keep their spec)")
+    @delete(
+        "/{ident:str}",
+        status_code=204,
+        summary="Delete a template (its workspaces keep their spec)",
+        opt=policy("template.write", "org"),
+    )
     async def delete_template(
         self,
         request: Request[Principal, Any, Any],

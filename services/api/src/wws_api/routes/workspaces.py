@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from wws_api import errors
+from wws_api.access import policy
 from wws_api.auth import Principal
 from wws_api.schemas import ActivityAccepted, CreateWorkspace, RebuildWorkspace, WorkspaceList, WorkspaceView
+from wws_api.schemas_identity import GrantBody, GrantView
 from wws_api.service import Outcome, WorkspaceService, fingerprint, parse_id
 from wws_events import WorkspaceCommand
 from wws_events import commands as c
@@ -46,7 +48,7 @@ class WorkspaceController(Controller):
     path = "/api/v1/workspaces"
     tags = ["workspaces"]
 
-    @post("/", status_code=202, summary="Create a workspace")
+    @post("/", status_code=202, summary="Create a workspace", opt=policy("workspace.create", "org"))
     async def create(
         self,
         request: Request[Principal, Any, Any],
@@ -66,7 +68,7 @@ class WorkspaceController(Controller):
             outcome = await workspaces.wait(outcome, wait, min(wait_timeout, workspaces.settings.wait_timeout_max_s))
         return _reply(request, outcome)
 
-    @get("/", summary="List workspaces")
+    @get("/", summary="List workspaces (those you may see)", opt=policy("workspace.list", "org"))
     async def list_workspaces(
         self,
         request: Request[Principal, Any, Any],
@@ -80,7 +82,7 @@ class WorkspaceController(Controller):
             request.user, status=status, include_deleted=include_deleted, limit=limit, cursor=cursor
         )
 
-    @get("/{workspace_id:str}", summary="Get a workspace")
+    @get("/{workspace_id:str}", summary="Get a workspace", opt=policy("workspace.read", "workspace"))
     async def get_workspace(
         self,
         request: Request[Principal, Any, Any],
@@ -110,7 +112,12 @@ class WorkspaceController(Controller):
             outcome = await workspaces.wait(outcome, wait, min(wait_timeout, workspaces.settings.wait_timeout_max_s))
         return _reply(request, outcome)
 
-    @post("/{workspace_id:str}/start", status_code=202, summary="Start a stopped or failed workspace")
+    @post(
+        "/{workspace_id:str}/start",
+        status_code=202,
+        summary="Start a stopped or failed workspace",
+        opt=policy("workspace.start", "workspace"),
+    )
     async def start(
         self,
         request: Request[Principal, Any, Any],
@@ -124,7 +131,12 @@ class WorkspaceController(Controller):
             request, workspaces, workspace_id, c.StartWorkspace(), idempotency_key, wait, wait_timeout
         )
 
-    @post("/{workspace_id:str}/stop", status_code=202, summary="Stop a running workspace")
+    @post(
+        "/{workspace_id:str}/stop",
+        status_code=202,
+        summary="Stop a running workspace (?force=true: no grace period)",
+        opt=policy("workspace.stop", "workspace"),
+    )
     async def stop(
         self,
         request: Request[Principal, Any, Any],
@@ -133,12 +145,24 @@ class WorkspaceController(Controller):
         idempotency_key: IdempotencyKey = None,
         wait: Wait = None,
         wait_timeout: WaitTimeout = 120.0,
+        force: Annotated[
+            bool, QueryParameter(description="Kill at once, no grace period (admins' force-stop)")
+        ] = False,
     ) -> Response[WorkspaceView]:
-        return await self._command(
-            request, workspaces, workspace_id, c.StopWorkspace(), idempotency_key, wait, wait_timeout
-        )
+        principal = request.user
+        ws = await workspaces.get(principal, parse_id(workspace_id))
+        reason = None
+        if ws.owner_id != principal.user_id:
+            reason = f"{'force-' if force else ''}stopped by {principal.actor.display or principal.user_id}"
+        command = c.StopWorkspace(reason=reason, force=force)
+        return await self._command(request, workspaces, workspace_id, command, idempotency_key, wait, wait_timeout)
 
-    @post("/{workspace_id:str}/restart", status_code=202, summary="Restart a running workspace (stop + start)")
+    @post(
+        "/{workspace_id:str}/restart",
+        status_code=202,
+        summary="Restart a running workspace (stop + start)",
+        opt=policy("workspace.restart", "workspace"),
+    )
     async def restart(
         self,
         request: Request[Principal, Any, Any],
@@ -156,6 +180,7 @@ class WorkspaceController(Controller):
         "/{workspace_id:str}/rebuild",
         status_code=202,
         summary="Rebuild: a new container (optionally from a new image), same persistent home",
+        opt=policy("workspace.rebuild", "workspace"),
     )
     async def rebuild(
         self,
@@ -181,7 +206,12 @@ class WorkspaceController(Controller):
             request, workspaces, workspace_id, c.RebuildWorkspace(spec=spec), idempotency_key, wait, wait_timeout
         )
 
-    @delete("/{workspace_id:str}", status_code=202, summary="Delete a workspace and its persistent home")
+    @delete(
+        "/{workspace_id:str}",
+        status_code=202,
+        summary="Delete a workspace and its persistent home",
+        opt=policy("workspace.delete", "workspace"),
+    )
     async def delete_workspace(
         self,
         request: Request[Principal, Any, Any],
@@ -195,7 +225,55 @@ class WorkspaceController(Controller):
             request, workspaces, workspace_id, c.DeleteWorkspace(), idempotency_key, wait, wait_timeout
         )
 
-    @post("/{workspace_id:str}/activity", status_code=202, summary="Report that someone is working in the workspace")
+    @get(
+        "/{workspace_id:str}/access",
+        summary="Who else may use or manage the workspace",
+        opt=policy("workspace.read", "workspace"),
+    )
+    async def access(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
+    ) -> list[GrantView]:
+        return await workspaces.grants(request.user, parse_id(workspace_id))
+
+    @put(
+        "/{workspace_id:str}/access/{subject:str}",
+        summary="Share: grant user:<id> or team:<id|name> use or manage",
+        opt=policy("workspace.share", "workspace"),
+    )
+    async def grant(
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[GrantBody],
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
+        subject: FromPath[str],
+    ) -> list[GrantView]:
+        return await workspaces.grant(request.user, parse_id(workspace_id), subject, data.level)
+
+    @delete(
+        "/{workspace_id:str}/access/{subject:str}",
+        summary="Stop sharing with a user or team",
+        opt=policy("workspace.share", "workspace"),
+        status_code=200,
+    )
+    async def revoke(
+        self,
+        request: Request[Principal, Any, Any],
+        workspaces: NamedDependency[WorkspaceService],
+        workspace_id: FromPath[str],
+        subject: FromPath[str],
+    ) -> list[GrantView]:
+        return await workspaces.grant(request.user, parse_id(workspace_id), subject, None)
+
+    @post(
+        "/{workspace_id:str}/activity",
+        status_code=202,
+        summary="Report that someone is working in the workspace",
+        opt=policy("workspace.activity", "workspace"),
+    )
     async def activity(
         self,
         request: Request[Principal, Any, Any],
