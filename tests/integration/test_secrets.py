@@ -3,7 +3,11 @@ re-wrapping, and tamper detection."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import asyncpg
+import httpx
 import pytest
 
 from wws_store import secrets
@@ -82,3 +86,37 @@ def test_rotation_with_the_cli(
     monkeypatch.setenv("WWS_API_SECRET_KEYS", new.split(":")[0] + ":not-a-key")
     assert cli.main(["secrets", "rewrap"]) == 1
     assert "not base64" in capsys.readouterr().err
+
+
+async def test_rotation_keeps_every_api_secret_readable(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Personal secrets and repository tokens stored through the API survive a key rotation
+    done the documented way: new key first, rewrap, old key gone."""
+    from tests.fixtures.people import organization, person
+    from tests.fixtures.services import SECRET_KEYS
+    from wws_api import cli
+    from wws_api.accounts import Accounts
+
+    sue = await person(api, "rot")
+    await organization(api, "acme", sue)
+    headers = sue.headers("acme")
+    async with httpx.AsyncClient(base_url=api.url, headers=headers) as c:
+        for n in range(3):
+            r = await c.put(f"/api/v1/users/me/secrets/k{n}", json={"value": f"value-{n}", "target": f"K{n}"})
+            assert r.status_code == 204
+        r = await c.post(
+            "/api/v1/workspaces",
+            json={"name": "rot", "repository": {"url": "https://git.example/r.git", "token": "tok-1"}},
+        )
+        assert r.status_code == 202
+        ws = r.json()["id"]
+    new = Keyring.generate_spec("k2")
+    monkeypatch.setenv("WWS_DATABASE_URL", api.settings.database_url)
+    monkeypatch.setenv("WWS_API_ADMIN_TOKEN", "t")
+    monkeypatch.setenv("WWS_API_SECRET_KEYS", f"{new},{SECRET_KEYS}")
+    assert await asyncio.to_thread(cli.main, ["secrets", "rewrap"]) == 0
+    only_new = Keyring.parse(new)
+    assert {r["key_id"] for r in await api.services.pool.fetch("SELECT key_id FROM wws_secrets")} == {"k2"}
+    accounts = Accounts(api.services.identity, only_new)
+    injected = await accounts.injected(api.services.pool, sue.user_id)
+    assert [(s.name, s.target, s.value) for s in injected] == [(f"k{n}", f"K{n}", f"value-{n}") for n in range(3)]
+    assert await secrets.get(api.services.pool, only_new, f"workspace:{ws}", "git-token") == "tok-1"

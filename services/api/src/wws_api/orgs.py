@@ -221,9 +221,11 @@ class OrgService:
         if not emails and not logins:
             return []
         return await self._invitations(
-            "(lower(i.email) = ANY($1::text[]) OR lower(i.github_login) = ANY($2::text[])) AND i.status = 'pending'",
+            """(lower(i.email) = ANY($1::text[]) OR lower(i.github_login) = ANY($2::text[]))
+               AND i.status = 'pending' AND i.expires_at > $3""",
             [e.lower() for e in emails],
             [x.lower() for x in logins],
+            self.clock.now(),
         )
 
     async def answer(self, principal: Principal, invitation_id: str, *, accept: bool) -> None:
