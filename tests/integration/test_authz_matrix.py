@@ -60,7 +60,7 @@ def routes() -> list[tuple[str, str, dict[str, Any]]]:
     from tests.fixtures.services import api_settings
 
     app = create_app(api_settings("postgresql://unused", "nats://unused"))
-    found = []
+    found: list[tuple[str, str, dict[str, Any]]] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue

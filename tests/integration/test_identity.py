@@ -153,7 +153,7 @@ async def test_sharing_with_a_team_and_revoking(api: InProcessApi) -> None:
 async def test_parallel_creates_never_exceed_the_quota(api: InProcessApi) -> None:
     owner = await person(api, "quota-owner")
     users = [await person(api, f"q{n}") for n in range(4)]
-    await organization(api, "acme", owner, **{f"m{n}": (u, "member") for n, u in enumerate(users)})  # type: ignore[arg-type]
+    await organization(api, "acme", owner, **{f"m{n}": (u, "member") for n, u in enumerate(users)})
     async with client(api, owner, "acme") as c:
         assert (await c.put("/api/v1/orgs/acme/quotas/org", json={"max_workspaces": 5, "cpu": 100})).status_code == 204
         assert (await c.put("/api/v1/orgs/acme/quotas/default-user", json={"max_workspaces": 2})).status_code == 204

@@ -264,7 +264,8 @@ class Stack:
         lines = [
             "",
             f"  API           {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json, docs: {url}/api/v1/schema/swagger)",
-            f"  token         export WWS_TOKEN=$(cat {token_file})",
+            f"  token         export WWS_TOKEN=$(cat {token_file})   (bootstrap token: the first owner, 'admin')",
+            *self._login_link(env),
             f'  list          curl -s -H "Authorization: Bearer $WWS_TOKEN" {url}/api/v1/workspaces',
         ]
         if demo:
@@ -285,6 +286,14 @@ class Stack:
             "",
         ]
         print("\n".join(lines), flush=True)
+
+    def _login_link(self, env: dict[str, str]) -> list[str]:
+        """A one-time browser login for the first owner (15 minutes); nothing when it fails."""
+        out = subprocess.run(
+            [str(find("wws-api")), "login-link"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        link = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else ""
+        return [f"  browser       {link}   (one-time login link, 15 min; new one: wws-api login-link)"] if link else []
 
     def _watch(self) -> int:
         while not self._stopping:

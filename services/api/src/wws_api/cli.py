@@ -66,6 +66,24 @@ def _secrets(action: str, settings: ApiSettings) -> int:
     return 0
 
 
+async def _login_link(settings: ApiSettings, user: str) -> str:
+    from wws_api.accounts import Accounts
+    from wws_api.identity import IDENTITY, Identity
+    from wws_service.clock import SystemClock
+
+    async with db.pool(settings.database_url, max_size=2) as pool:
+        async with pool.acquire() as conn:
+            await db.migrate(conn)
+        identity = Identity(pool, SystemClock())
+        await projection.catch_up(pool, IDENTITY)
+        await identity.bootstrap()
+        if await identity.user(user) is None:
+            raise SystemExit(f"wws-api: no user {user!r}")
+        secret = await Accounts(identity, None).one_time_link(user)
+    base = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
+    return f"{base}/api/v1/auth/bootstrap?token={secret}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wws-api", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -73,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending database migrations")
     proj = sub.add_parser("projections", help="inspect or rebuild projections")
     proj.add_argument("action", choices=["rebuild", "status"])
+    link = sub.add_parser("login-link", help="print a one-time browser login link (15 minutes) for a user")
+    link.add_argument("--user", default="admin", help="user id (default: the first owner)")
     sec = sub.add_parser("secrets", help="secret-key rotation: generate-key, rewrap")
     sec.add_argument("action", choices=["generate-key", "rewrap"])
     args = parser.parse_args(argv)
@@ -89,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "secrets":
         return _secrets(args.action, settings)
+    if args.cmd == "login-link":
+        print(asyncio.run(_login_link(settings, args.user)))
+        return 0
     if args.cmd == "projections":
         asyncio.run(_rebuild(settings.database_url) if args.action == "rebuild" else _status(settings.database_url))
         return 0
