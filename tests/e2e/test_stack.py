@@ -71,7 +71,13 @@ def test_stack_up_demo_workspace_ctrl_c_and_restart(
         )
         assert proc.poll() is None and isinstance(line, re.Match), log.read_text()
         ws_id = line.group(1)
-        assert f"podman exec -it wws-{ws_id} zsh" in log.read_text()
+        eventually_sync(lambda: f"podman exec -it wws-{ws_id} zsh" in log.read_text(), timeout=60, what="help printed")
+        # the one-time browser login works once
+        link = re.search(r"browser\s+(http\S+/api/v1/auth/bootstrap\?token=\S+)", log.read_text())
+        assert link, log.read_text()[-2000:]
+        first = httpx.get(link.group(1), follow_redirects=False)
+        assert first.status_code == 302 and "wws_session=" in first.headers["set-cookie"]
+        assert httpx.get(link.group(1), follow_redirects=False).status_code == 400
         token = (state / "secrets" / "admin-token").read_text().strip()
         assert oct((state / "secrets" / "admin-token").stat().st_mode & 0o777) == "0o600"
         r = httpx.get(

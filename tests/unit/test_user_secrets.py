@@ -360,7 +360,7 @@ def test_an_older_link_is_replaced_and_two_secrets_cannot_share_a_target(home: P
     hand_over(
         secrets_dir,
         file_secret(name="netrc", target=".netrc"),
-        file_secret(name="netrc-2", target=".netrc", value="other"),
+        file_secret(name="netrc-2", target="./.netrc", value="other"),
     )
     injected = usersecrets.inject(home, secrets_dir)
     assert (home / ".netrc").readlink() == secrets_dir / "files" / "netrc"
@@ -381,7 +381,8 @@ def test_links_of_secrets_that_are_gone_are_removed_and_nothing_else(home: Path,
     (home / "b" / "key").unlink()
     (home / "b" / "key").symlink_to("/the/users/own")  # replaced by the user: not WWS's any more
 
-    hand_over(secrets_dir, file_secret(name="c", target="c/key"), file_secret(name="moved", target="new/place"))
+    # "./c//key" is where "c/key" was: the same link, not a stale one
+    hand_over(secrets_dir, file_secret(name="c", target="./c//key"), file_secret(name="moved", target="new/place"))
     injected = usersecrets.inject(home, secrets_dir)
     assert [e.name for e in injected.linked] == ["c", "moved"]
     assert not os.path.lexists(home / "a" / "key")
@@ -470,3 +471,15 @@ def test_the_init_runs_bootstrap_scripts_with_the_secrets_and_the_links_in_place
     ok = {(x["step"], x["name"]) for x in lines if x["type"] == "step_succeeded"}
     assert ok == {("secrets", "inject"), ("bootstrap", "workspace")}
     assert KEY not in (secrets_dir.parent / "events-run-1.jsonl").read_text()
+
+
+def test_a_broken_home_fails_the_secrets_step_and_the_init_goes_on(
+    tmp_path: Path, home: Path, secrets_dir: Path
+) -> None:
+    hand_over(secrets_dir, env_secret())
+    (home / ".wws").rmdir()
+    (home / ".wws").write_text("not a directory")  # where the list of links should go
+    steps, events = _steps(tmp_path)
+    injected = usersecrets.apply(steps, home, secrets_dir)
+    assert injected.env == {} and steps.outcome.failed == ["secrets:inject"]
+    assert _lines(events)[-1]["type"] == "step_failed"

@@ -271,7 +271,7 @@ class WorkspaceObserved(EventData, frozen=True, kw_only=True, tag="workspace.obs
 
 # ---------------------------------------------------------------- in-workspace init (agent relays)
 
-InitStep = Literal["repository", "devcontainer", "dotfiles", "bootstrap", "lifecycle", "extensions", "ide"]
+InitStep = Literal["repository", "devcontainer", "dotfiles", "bootstrap", "lifecycle", "extensions", "ide", "secrets"]
 
 
 class WorkspaceInitStepStarted(EventData, frozen=True, kw_only=True, tag="workspace.init_step_started"):

@@ -1,10 +1,11 @@
 """The init's order of work at every start, and staying up afterwards.
 
-repository → devcontainer.json → onCreate/updateContent/postCreate (new container only) →
-dotfiles → bootstrap scripts (template's, then workspace's) → postStart → IDE → extensions
-→ postAttach → ``finished``. Every step reports itself; a failing step is recorded and the
-init goes on (the workspace is then marked degraded). Then the init stays as the
-container's long-running process, keeps the IDE up, and exits on SIGTERM.
+the owner's secrets → repository → devcontainer.json → onCreate/updateContent/postCreate
+(new container only) → dotfiles → bootstrap scripts (template's, then workspace's) →
+postStart → IDE → extensions → postAttach → ``finished``. Every step reports itself; a
+failing step is recorded and the init goes on (the workspace is then marked degraded).
+Then the init stays as the container's long-running process, keeps the IDE up, and exits
+on SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from wws_init import config as config_mod
-from wws_init import devcontainer, dotfiles, ide, repository, scripts
+from wws_init import devcontainer, dotfiles, ide, repository, scripts, usersecrets
 from wws_init.devcontainer_phase import resolve
 from wws_init.report import Reporter
 from wws_init.steps import Steps
@@ -52,13 +53,16 @@ def _run_lifecycle(steps: Steps, key: str, step: devcontainer.Lifecycle, *, cwd:
         scripts.run_parallel(steps, "lifecycle", named, cwd=cwd, env=env)
 
 
-def run(cfg: config_mod.InitConfig, stop: threading.Event) -> int:
+def run(cfg: config_mod.InitConfig, stop: threading.Event, run_dir: Path = config_mod.RUN_DIR) -> int:
+    """``run_dir``: what the agent mounts at /run/wws (tests pass their own)."""
     home = Path(cfg.home)
     state = home / ".wws"
     state.mkdir(parents=True, exist_ok=True)
-    reporter = Reporter(config_mod.RUN_DIR / f"events-{cfg.run_id}.jsonl", cfg.run_id)
+    reporter = Reporter(run_dir / f"events-{cfg.run_id}.jsonl", cfg.run_id)
     steps = Steps(reporter, state / "logs")
     t0 = time.monotonic()
+    # first, so every process below gets the env secrets and the links exist when it runs
+    injected = usersecrets.apply(steps, home, run_dir / "secrets")
 
     tree = repository.ensure(steps, cfg.repository, home) if cfg.repository else None
     dc = None
@@ -72,7 +76,8 @@ def run(cfg: config_mod.InitConfig, stop: threading.Event) -> int:
             steps.outcome.degraded = True
     reporter.emit("prepared", needs_image=False)
 
-    env = _lifecycle_env(cfg, dc, tree)
+    # the owner's secrets over the template's and devcontainer's variables, as in their shells
+    env = {**_lifecycle_env(cfg, dc, tree), **injected.env}
     cwd = tree or home
     if dc is not None:
         marker = state / "lifecycle" / f"created-{cfg.generation}-{cfg.devcontainer_key or 'template'}"

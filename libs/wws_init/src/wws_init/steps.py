@@ -28,11 +28,32 @@ class Outcome:
     degraded: bool = False
 
 
+MIN_SCRUBBED = 4
+"""Shorter values are not scrubbed from reports: they would blank out ordinary text."""
+
+
 class Steps:
     def __init__(self, reporter: Reporter, log_dir: Path) -> None:
         self.reporter = reporter
         self.log_dir = log_dir
         self.outcome = Outcome()
+        self.env: dict[str, str] = {}
+        """The owner's env secrets: in the environment of every command, under the
+        command's own settings (git's safety variables win)."""
+        self._scrub: list[str] = []
+
+    def use_secrets(self, env: Mapping[str, str], values: Sequence[str]) -> None:
+        self.env = dict(env)
+        # longest first, so a value containing another is replaced whole
+        found = {v for value in values for v in (value, value.strip()) if len(v) >= MIN_SCRUBBED}
+        self._scrub = sorted(found, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret value replaced: a script that prints one must not put
+        it in an event or a log on the home volume."""
+        for value in self._scrub:
+            text = text.replace(value, "***")
+        return text
 
     def run(self, step: str, name: str, work: Callable[[], str | None], *, degrades: bool = True) -> bool:
         """Run ``work``; its return value is the success detail. True when it succeeded."""
@@ -47,7 +68,11 @@ class Steps:
             self._failed(step, name, t0, f"{type(exc).__name__}: {exc}", None, "", degrades)
             return False
         self.reporter.emit(
-            "step_succeeded", step=step, name=name, duration_ms=int((time.monotonic() - t0) * 1000), detail=detail
+            "step_succeeded",
+            step=step,
+            name=name,
+            duration_ms=int((time.monotonic() - t0) * 1000),
+            detail=None if detail is None else self.scrub(detail),
         )
         return True
 
@@ -62,8 +87,8 @@ class Steps:
             name=name,
             duration_ms=int((time.monotonic() - t0) * 1000),
             exit_code=code,
-            message=message[:1000],
-            output_tail=tail(output),
+            message=self.scrub(message)[:1000],
+            output_tail=tail(self.scrub(output)),
         )
 
     def command(
@@ -83,7 +108,7 @@ class Steps:
             proc = subprocess.run(  # noqa: S603 - argv built by init, never through a shell string
                 list(argv),
                 cwd=cwd,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **self.env, **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -92,10 +117,10 @@ class Steps:
             )
         except subprocess.TimeoutExpired as exc:
             out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            raise StepFailed(f"timed out after {int(timeout)}s", output=out) from exc
+            raise StepFailed(f"timed out after {int(timeout)}s", output=self.scrub(out)) from exc
         except FileNotFoundError as exc:
             raise StepFailed(f"{argv[0]} is not installed in this image", exit_code=127) from exc
-        output = proc.stdout.decode(errors="replace")
+        output = self.scrub(proc.stdout.decode(errors="replace"))
         if log_name:
             (self.log_dir / f"{log_name}.log").write_text(output, encoding="utf-8")
         if proc.returncode != 0:

@@ -5,7 +5,9 @@ ends without an outcome (coder's provisionerd runner has the same rule).
 
 Bringing a workspace up (provision, start, restart, rebuild):
 1. plan the container (image — the devcontainer's when one was applied —, mounts, env,
-   network, IDE port) and write the init's configuration and secret files;
+   network, IDE port) and, when WWS's init runs in it, ask the control plane for the
+   secrets (the repository's token, the owner's secrets) and write them with the init's
+   configuration;
 2. make it run;
 3. on a new container of a workspace with a repository, wait for the init's first phase:
    when the repository's devcontainer.json names an image or a Dockerfile, build (or find)
@@ -33,7 +35,7 @@ from wws_init import devcontainer as dcfile
 from wws_provisioner import images
 from wws_provisioner.emitter import Emitter
 from wws_provisioner.errors import DevcontainerFailed, ImageNotFound, NoIdePort, ProvisionerError
-from wws_provisioner.hoststate import DevcontainerStore, SecretsClient
+from wws_provisioner.hoststate import NO_SECRETS, DevcontainerStore, SecretsClient, StartSecrets
 from wws_provisioner.initwatch import Devcontainer, InitWatcher
 from wws_provisioner.plan import IMAGE_LABEL, ContainerPlan, DevcontainerState, init_config, plan_container
 from wws_provisioner.ports import PortAllocator, PortsExhausted
@@ -171,8 +173,8 @@ class Operations:
             or current.generation != order.generation
             or current.devcontainer_key != (dc.key if dc else None)
         )
-        secrets = await self._secrets(ws, order)
         plan = await self._plan(cmd, order, dc, ide_port)
+        secrets = await self._secrets(ws) if plan.runs_init else NO_SECRETS
         if plan.runs_init:
             self.dirs.prepare(
                 ws,
@@ -239,10 +241,9 @@ class Operations:
         except PortsExhausted as exc:
             raise NoIdePort(str(exc)) from exc
 
-    async def _secrets(self, ws: uuid.UUID, order: Bringing) -> dict[str, str]:
-        repo = order.spec.repository
-        if repo is None or repo.credential is None:
-            return {}
+    async def _secrets(self, ws: uuid.UUID) -> StartSecrets:
+        """Asked at every start, with or without a repository: the owner's secrets exist
+        independently of it, and may have changed since the last start."""
         return await self.secrets.fetch(ws)
 
     async def _plan(
