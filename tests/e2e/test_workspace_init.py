@@ -387,3 +387,50 @@ def test_ide_ports_stay_with_their_workspace_and_never_collide(process_stack: Pr
             json={"name": "ide-new", "image": "localhost/wws-base:bookworm", "ide": True, "network": "egress"},
         )
         assert r.json()["ide_port"] not in (ports[0], ports[2])
+
+
+def test_personal_secrets_through_the_api_reach_the_workspace_and_nothing_else(process_stack: ProcessStack) -> None:
+    """The whole path with real processes: a user stores secrets over HTTP (encrypted at
+    rest), the API hands them to the workspace's host at start, the init injects them; a
+    grep of the log, the outbox, every service's output, the container's and the image's
+    configuration, the process list and the home volume finds no value."""
+    stack = process_stack
+    _start(stack)
+    key, cfg = "sk-e2e-" + "k" * 40, "registry-token-" + "r" * 30
+    with stack.client(timeout=120) as api:
+        for name, body in (
+            ("openai", {"value": key, "inject": "env", "target": "OPENAI_API_KEY"}),
+            ("registry", {"value": cfg, "inject": "file", "target": ".config/registry/token"}),
+        ):
+            r = api.put(f"/api/v1/users/me/secrets/{name}", json=body)
+            assert r.status_code == 204, r.text
+        r = api.post(
+            "/api/v1/workspaces?wait=running", json={"name": "with-secrets", "bootstrap": 'test -n "$OPENAI_API_KEY"'}
+        )
+        assert r.status_code == 200, r.text
+        ws = r.json()["id"]
+        assert key not in api.get("/api/v1/users/me/secrets").text
+    view = _ready(stack, ws, timeout=WAIT_LONG)
+    assert view["degraded"] is False, view  # the bootstrap script saw the variable
+    name = f"wws-{ws}"
+    assert _sh(name, "zsh -lc 'printf %s \"$OPENAI_API_KEY\"'") == key
+    assert _sh(name, "cat ~/.config/registry/token") == cfg
+    volume = subprocess.run(
+        ["podman", "volume", "inspect", f"wws-home-{ws}", "--format", "{{.Mountpoint}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    everywhere = {
+        "event log and outbox": _all_text_in_log(stack),
+        "container configuration": subprocess.run(["podman", "inspect", name], capture_output=True, text=True).stdout,
+        "image": subprocess.run(["podman", "image", "inspect", view["image"]], capture_output=True, text=True).stdout,
+        "workspace processes": _sh(name, "ps -eo args"),
+        "host processes": subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout,
+        **{f"{p.name} output": p.output() for p in stack.procs.values()},
+    }
+    for value in (key, cfg):
+        for where, text in everywhere.items():
+            assert value not in text, f"a secret value in the {where}"
+        found = subprocess.run(["grep", "-rl", "--", value, volume], capture_output=True, text=True, check=False)
+        assert found.returncode == 1, f"a secret value on the home volume: {found.stdout}"
