@@ -277,3 +277,42 @@ async def test_org_rules_through_the_api(api: InProcessApi) -> None:
         "SELECT body FROM wws_events WHERE stream_id = 'org-acme' AND event_type = 'org.member_role_changed'"
     )
     assert f'"id":"{olga.user_id}"' in body and '"ip":"127.0.0.1"' in body
+
+
+async def test_host_pools_belong_to_one_organization(api: InProcessApi) -> None:
+    """A host with a pool serves only its organization; shared hosts serve everyone."""
+    from tests.fixtures.services import in_process_host
+    from tests.timeouts import eventually
+
+    a, g = await person(api, "pool-a"), await person(api, "pool-g")
+    await organization(api, "acme", a)
+    await organization(api, "globex", g)
+    async with (
+        in_process_host(api.settings.nats_url, "gx-only", pool_org="globex"),
+        client(api, a, "acme") as c,
+        client(api, g, "globex") as cg,
+    ):
+
+        async def seen(cl: httpx.AsyncClient) -> set[str]:
+            return {h["id"] for h in (await cl.get("/api/v1/hosts")).json()["items"] if h["status"] == "live"}
+
+        await eventually(lambda: _has(seen(cg), "gx-only"))
+        assert "gx-only" not in await seen(c)
+        r = await c.post("/api/v1/workspaces", json={"name": "acme-ws"})
+        assert r.json()["status"] == "pending"  # no host of acme's pool: it waits
+        r = await c.post("/api/v1/workspaces", json={"name": "pinned", "host": "gx-only"})
+        assert r.status_code == 422 and "host" in r.text
+        r = await cg.post("/api/v1/workspaces?wait=running", json={"name": "globex-ws"})
+        assert r.status_code == 200 and r.json()["host_id"] == "gx-only"
+        async with in_process_host(api.settings.nats_url, "shared"):
+            acme_ws = (await c.get("/api/v1/workspaces")).json()["items"][0]["id"]
+            await eventually(lambda: _status_is(c, acme_ws, "running"), timeout=30)
+            assert (await c.get(f"/api/v1/workspaces/{acme_ws}")).json()["host_id"] == "shared"
+
+
+async def _has(coro: Any, item: str) -> bool:
+    return item in await coro
+
+
+async def _status_is(c: httpx.AsyncClient, ws: str, status: str) -> bool:
+    return bool((await c.get(f"/api/v1/workspaces/{ws}")).json()["status"] == status)

@@ -315,3 +315,14 @@ def test_grants_are_facts_once() -> None:
     assert after is not None and after.grants == {"user:carol": "use"}
     assert decide(after, c.GrantWorkspaceAccess(subject="user:carol", level="use"), uuid.uuid4()) == []
     assert decide(state, c.RevokeWorkspaceAccess(subject="user:carol"), uuid.uuid4()) == []
+
+
+def test_force_stop_orders_no_grace_period() -> None:
+    from wws_events import dispatch
+
+    state = msgspec_replace(_created_state(), status="running", host_id="h")
+    (stop,) = decide(state, c.StopWorkspace(reason="force-stopped by an admin", force=True), uuid.uuid4())
+    assert stop.force and stop.reason == "force-stopped by an admin"
+    assert dispatch(state, stop) == c.AgentStop(timeout_s=0.0)
+    (gentle,) = decide(state, c.StopWorkspace(), uuid.uuid4())
+    assert dispatch(state, gentle) == c.AgentStop()

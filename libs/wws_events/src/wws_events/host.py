@@ -24,6 +24,8 @@ class HostRegistered(EventData, frozen=True, kw_only=True, tag="host.registered"
     runtime: str
     capacity: HostCapacity
     address: str | None = None
+    pool_org: str | None = None
+    """The organization whose workspaces this host runs; None: shared by all (wire v1.1)."""
 
 
 class HostLost(EventData, frozen=True, kw_only=True, tag="host.lost"):
@@ -80,6 +82,8 @@ class HostHeartbeat(msgspec.Struct, frozen=True, kw_only=True):
     inventory: list[InventoryItem]
     images: list[str]
     address: str | None = None
+    pool_org: str | None = None
+    """The organization whose workspaces this host runs; None: shared by all (wire v1.1)."""
 
 
 class DesiredWorkspace(msgspec.Struct, frozen=True, kw_only=True):

@@ -35,6 +35,23 @@ def safe_next(value: str | None) -> str:
     return "/api/v1/users/me"
 
 
+_LINKING = "link:"
+
+
+def _remember(target: str, link_user: str | None) -> str:
+    """``target`` (from :func:`safe_next`, so it starts with ``/``), prefixed by the linking user:
+    no ``next`` a caller passes can pose as a linking login (that would link the caller's
+    provider account to someone else's WWS user)."""
+    return f"{_LINKING}{link_user}#{target}" if link_user else target
+
+
+def _recall(stored: str) -> tuple[str, str | None]:
+    if stored.startswith(_LINKING):
+        link_user, _, target = stored.removeprefix(_LINKING).partition("#")
+        return target, link_user
+    return stored, None
+
+
 class Login:
     def __init__(
         self, identity: Identity, accounts: Accounts, providers: dict[str, Provider], settings: ApiSettings
@@ -60,7 +77,7 @@ class Login:
         nonce = generate_token(32)
         verifier = generate_token(64)
         # a linking login remembers who asked, inside the one-use state row
-        target = safe_next(next_path) + (f"#link:{link_user}" if link_user else "")
+        target = _remember(safe_next(next_path), link_user)
         await self.accounts.begin_login(
             state, LoginState(provider=name, nonce=nonce, code_verifier=verifier, redirect_to=target)
         )
@@ -74,8 +91,8 @@ class Login:
         if login is None:
             raise errors.LoginFailed("unknown or expired login state; start the login again")
         found = await provider.identity(code, self.redirect_uri(base_url, name), login.code_verifier, login.nonce)
-        target, _, link = login.redirect_to.partition("#link:")
-        user_id = await self._user(found, link or None)
+        target, link = _recall(login.redirect_to)
+        user_id = await self._user(found, link)
         if not await self._may_log_in(user_id):
             raise errors.LoginFailed("this account is suspended")
         session = await self.accounts.create_session(

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 import structlog
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
@@ -81,7 +82,7 @@ class GitHub:
                     code_verifier=code_verifier,
                     headers={"Accept": "application/json"},
                 )
-            except OAuth2Error as exc:
+            except (OAuth2Error, OAuthError) as exc:  # the httpx client raises OAuthError
                 raise LoginFailed(f"GitHub refused the code: {exc.error}") from exc
             user = await client.get(f"{self.api}/user")
             if user.status_code != 200:
@@ -118,13 +119,14 @@ class Oidc:
 
     async def _discover(self, client: AsyncOAuth2Client, *, refresh: bool = False) -> dict[str, Any]:
         if self._meta is None or refresh or time.monotonic() - self._fetched > DISCOVERY_TTL_S:
-            r = await client.get(f"{self.issuer}/.well-known/openid-configuration")
+            # public documents: no access token yet (authlib's client refuses a tokenless request otherwise)
+            r = await client.request("GET", f"{self.issuer}/.well-known/openid-configuration", withhold_token=True)
             if r.status_code != 200:
                 raise LoginFailed(f"the identity provider's discovery answered {r.status_code}")
             meta = r.json()
             if meta.get("issuer", "").rstrip("/") != self.issuer:
                 raise LoginFailed("the identity provider's discovery names another issuer")
-            keys = await client.get(meta["jwks_uri"])
+            keys = await client.request("GET", meta["jwks_uri"], withhold_token=True)
             self._meta, self._jwks, self._fetched = meta, KeySet.import_key_set(keys.json()), time.monotonic()
         assert self._meta is not None
         return self._meta
@@ -142,7 +144,7 @@ class Oidc:
             meta = await self._discover(client)
             try:
                 token = await client.fetch_token(meta["token_endpoint"], code=code, code_verifier=code_verifier)
-            except OAuth2Error as exc:
+            except (OAuth2Error, OAuthError) as exc:  # the httpx client raises OAuthError
                 raise LoginFailed(f"the identity provider refused the code: {exc.error}") from exc
             raw = token.get("id_token")
             if not raw:

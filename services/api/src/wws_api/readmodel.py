@@ -145,11 +145,13 @@ class ReadModel:
         match data:
             case h.HostRegistered():
                 await conn.execute(
-                    """INSERT INTO api_hosts (host_id, status, agent_version, runtime, capacity, address, registered_at, position)
-                       VALUES ($1, 'registered', $2, $3, $4::jsonb, $5, $6, $7)
+                    """INSERT INTO api_hosts (host_id, status, agent_version, runtime, capacity, address, registered_at,
+                         position, pool_org)
+                       VALUES ($1, 'registered', $2, $3, $4::jsonb, $5, $6, $7, $8)
                        ON CONFLICT (host_id) DO UPDATE SET status = 'registered', agent_version = EXCLUDED.agent_version,
                          runtime = EXCLUDED.runtime, capacity = EXCLUDED.capacity, address = EXCLUDED.address,
-                         registered_at = EXCLUDED.registered_at, lost_at = NULL, position = EXCLUDED.position""",
+                         registered_at = EXCLUDED.registered_at, lost_at = NULL, position = EXCLUDED.position,
+                         pool_org = EXCLUDED.pool_org""",
                     data.host_id,
                     data.agent_version,
                     data.runtime,
@@ -157,6 +159,7 @@ class ReadModel:
                     data.address,
                     env.occurred_at,
                     position,
+                    data.pool_org,
                 )
             case h.HostLost():
                 await conn.execute(

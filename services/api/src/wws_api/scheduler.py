@@ -46,12 +46,16 @@ def pick_host(
     requested: str | None = None,
     cpu_overcommit: float = 4.0,
     memory_overcommit: float = 1.0,
+    org: str | None = None,
 ) -> Placement | None:
-    """Among live hosts where ``want`` fits, prefer one that already holds ``image``, then
-    the most free memory; None when nothing fits (the workspace stays pending)."""
+    """Among live hosts of ``org``'s pool (its own hosts and shared ones) where ``want``
+    fits, prefer one that already holds ``image``, then the most free memory; None when
+    nothing fits (the workspace stays pending)."""
     best: tuple[tuple[bool, float], HostHeartbeat] | None = None
     for beat in live:
         if requested is not None and beat.host_id != requested:
+            continue
+        if beat.pool_org is not None and beat.pool_org != org:
             continue
         used = allocated.get(beat.host_id, Allocation())
         free_cpu = beat.capacity.cpus * cpu_overcommit - used.cpu
@@ -103,7 +107,7 @@ class Scheduler:
         self.memory_overcommit = memory_overcommit
         self.deadline_s = deadline_s
 
-    async def place(self, want: Resources, image: str, requested: str | None) -> Placement | None:
+    async def place(self, want: Resources, image: str, requested: str | None, org: str) -> Placement | None:
         return pick_host(
             want,
             self.registry.live(),
@@ -112,18 +116,19 @@ class Scheduler:
             requested=requested,
             cpu_overcommit=self.cpu_overcommit,
             memory_overcommit=self.memory_overcommit,
+            org=org,
         )
 
     async def place_pending(self) -> int:
         """Try to place every pending workspace once; returns how many were placed."""
         rows = await self.pool.fetch(
-            """SELECT workspace_id, version, image, cpu, memory_mb, disk_gb, state->>'requested_host' AS requested
+            """SELECT workspace_id, org_id, version, image, cpu, memory_mb, disk_gb, state->>'requested_host' AS requested
                FROM api_workspaces WHERE status = 'pending' ORDER BY created_at LIMIT 100"""
         )
         placed = 0
         for r in rows:
             want = Resources(cpu=r["cpu"], memory_mb=r["memory_mb"], disk_gb=r["disk_gb"])
-            spot = await self.place(want, r["image"], r["requested"])
+            spot = await self.place(want, r["image"], r["requested"], r["org_id"])
             if spot is None:
                 continue
             now = self.clock.now()

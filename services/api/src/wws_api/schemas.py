@@ -208,6 +208,8 @@ class HostView(msgspec.Struct, kw_only=True):
     address: str | None
     last_heartbeat_at: datetime | None
     registered_at: datetime | None
+    pool_org: str | None = None
+    """The organization this host serves only; null: shared."""
 
 
 class HostList(msgspec.Struct, kw_only=True):

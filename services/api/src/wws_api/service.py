@@ -164,12 +164,14 @@ class WorkspaceService:
                 "repository/token", "this server keeps no secrets (WWS_API_SECRET_KEYS is not set)"
             )
         if body.host is not None:
-            known = await self.pool.fetchval("SELECT 1 FROM api_hosts WHERE host_id = $1", body.host)
-            if not known and self.scheduler.registry.get(body.host) is None:
-                raise errors.UnknownHost(body.host)
+            pool = await self.pool.fetchrow("SELECT pool_org FROM api_hosts WHERE host_id = $1", body.host)
+            beat = self.scheduler.registry.get(body.host)
+            pool_org = beat.pool_org if beat else (pool["pool_org"] if pool else None)
+            if (pool is None and beat is None) or pool_org not in (None, principal.org_id):
+                raise errors.UnknownHost(body.host)  # another organization's host is not one of ours
         cmd_id = self._command_id(principal, key)
         workspace_id = uuid.uuid5(cmd_id, "workspace") if key else uuid.uuid4()
-        spot = await self.scheduler.place(spec.resources, spec.image, body.host)
+        spot = await self.scheduler.place(spec.resources, spec.image, body.host, principal.org_id)
         command = c.CreateWorkspace(
             workspace_id=workspace_id,
             name=body.name,

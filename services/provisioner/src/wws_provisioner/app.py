@@ -51,6 +51,7 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                     runtime="podman",
                     capacity=cap,
                     address=settings.address or None,
+                    pool_org=settings.pool_org or None,
                 ),
                 stream_id=f"host-{settings.host_id}",
                 cause=boot,

@@ -72,6 +72,7 @@ async def beat_once(
         inventory=inventory,
         images=await runtime.images(),
         address=settings.address or None,
+        pool_org=settings.pool_org or None,
     )
     await kv.put(settings.host_id, encode(beat))
     return beat

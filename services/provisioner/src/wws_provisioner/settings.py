@@ -59,5 +59,7 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     """Capacity announced to the scheduler (0 = detect)."""
     disk_gb: int = 0
     """Capacity announced to the scheduler (0 = detect from Podman's storage)."""
+    pool_org: str = ""
+    """Run only this organization's workspaces (its id); empty: a host shared by every organization."""
     address: str = ""
     """Address of this host's access gateway, announced in its heartbeat (empty: none yet)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from wws_api.access import policy
+from wws_api.auth import Principal
 from wws_api.hosts import HostRegistry
 from wws_api.scheduler import Allocation, allocations
 from wws_api.schemas import HostList, HostView
@@ -20,7 +21,11 @@ class HostController(Controller):
     tags = ["hosts"]
 
     @get("/", summary="List hosts", opt=policy("host.read", "org"))
-    async def list_hosts(self, services: NamedDependency[AppServices]) -> HostList:
+    async def list_hosts(
+        self, request: Request[Principal, Any, Any], services: NamedDependency[AppServices]
+    ) -> HostList:
+        """The organization's own hosts and the shared ones."""
+        org = request.user.org_id
         registry: HostRegistry = services.registry
         rows = {r["host_id"]: r for r in await services.pool.fetch("SELECT * FROM api_hosts ORDER BY host_id")}
         used = await allocations(services.pool)
@@ -29,6 +34,9 @@ class HostController(Controller):
         for host_id in ids:
             beat = registry.get(host_id)
             row: Any = rows.get(host_id)
+            pool_org = beat.pool_org if beat else (row["pool_org"] if row else None)
+            if pool_org is not None and pool_org != org:
+                continue
             live = registry.is_live(host_id)
             alloc = used.get(host_id, Allocation())
             items.append(
@@ -44,6 +52,7 @@ class HostController(Controller):
                     address=beat.address if beat else row["address"],
                     last_heartbeat_at=beat.sent_at if beat else None,
                     registered_at=row["registered_at"] if row else None,
+                    pool_org=pool_org,
                 )
             )
         return HostList(items=items)
