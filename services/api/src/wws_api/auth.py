@@ -68,19 +68,22 @@ class Authenticator(AbstractAuthenticationMiddleware):
         found = await self._credentials(connection, accounts, state.bootstrap_token)
         if found is None:
             return AuthenticationResult(user=None, auth=None)
-        subject = await identity.subject(identity.pool, found.user_id, found.scopes)
-        if subject is None:
+        who = await identity.whoami(identity.pool, found.user_id, found.scopes)
+        if who is None:
             raise NotAuthorizedException("the credential's user no longer exists")
+        subject, login, default_org = who
         if found.via == "session" and connection.scope.get("method", "GET") not in _SAFE:
             sent = connection.headers.get(CSRF_HEADER, "")
             if not (found.csrf and hmac.compare_digest(sent.encode(), found.csrf.encode())):
                 raise PermissionDeniedException(f"cookie-authenticated writes need the session's {CSRF_HEADER} header")
         wanted = connection.headers.get(ORG_HEADER) or connection.query_params.get("org")
-        org_id = (await identity.resolve_org(identity.pool, wanted) or wanted) if wanted else None
-        if org_id is None:
-            org_id = await identity.default_org(identity.pool, found.user_id) or ""
-        user = await identity.pool.fetchval("SELECT login FROM id_users WHERE user_id = $1", found.user_id)
-        actor = Actor(type="user", id=found.user_id, ip=client_ip(connection, state.trusted_proxies), display=user)
+        if wanted and wanted in subject.roles:
+            org_id = wanted
+        elif wanted:
+            org_id = await identity.resolve_org(identity.pool, wanted) or wanted
+        else:
+            org_id = default_org or ""
+        actor = Actor(type="user", id=found.user_id, ip=client_ip(connection, state.trusted_proxies), display=login)
         return AuthenticationResult(user=Principal(actor=actor, org_id=org_id, subject=subject, auth=found), auth=found)
 
     async def _credentials(

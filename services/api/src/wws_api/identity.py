@@ -4,6 +4,7 @@ who a user is for the policy, and the first-run bootstrap."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_args
@@ -43,6 +44,16 @@ ORGS: aggregates.Aggregate[o.OrgState | None, o.OrgCommand] = aggregates.Aggrega
     decide=o.decide_org,
     evolve=lambda s, d, env: o.evolve_org(s, d, stream_version=env.stream_version or 0, at=env.occurred_at),
 )
+
+_WHOAMI = """
+SELECT u.instance_admin, u.suspended, u.login,
+       coalesce((SELECT json_object_agg(org_id, role) FROM id_members WHERE user_id = $1), '{}')::text AS roles,
+       coalesce((SELECT json_agg(json_build_array(t.org_id, t.team_id))
+                 FROM id_team_members m JOIN id_teams t USING (team_id) WHERE m.user_id = $1), '[]')::text AS teams,
+       (SELECT org_id FROM id_members WHERE user_id = $1
+        ORDER BY (org_id = $2) DESC, joined_at, org_id LIMIT 1) AS default_org
+FROM id_users u WHERE u.user_id = $1
+"""
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -130,28 +141,29 @@ class Identity:
 
     async def subject(self, db: Executor, user_id: str, scopes: frozenset[str] | None = None) -> Subject | None:
         """What the policy needs to know about ``user_id`` (None: no such user)."""
-        user = await db.fetchrow("SELECT instance_admin, suspended FROM id_users WHERE user_id = $1", user_id)
-        if user is None:
+        found = await self.whoami(db, user_id, scopes)
+        return found[0] if found else None
+
+    async def whoami(
+        self, db: Executor, user_id: str, scopes: frozenset[str] | None = None
+    ) -> tuple[Subject, str, str | None] | None:
+        """(the policy's subject, the login, the default organization) in one round trip:
+        every authenticated request asks."""
+        row = await db.fetchrow(_WHOAMI, user_id, DEFAULT_ORG)
+        if row is None:
             return None
-        roles = {
-            r["org_id"]: r["role"]
-            for r in await db.fetch("SELECT org_id, role FROM id_members WHERE user_id = $1", user_id)
-        }
         teams: dict[str, set[str]] = {}
-        for r in await db.fetch(
-            """SELECT t.org_id, t.team_id FROM id_team_members m JOIN id_teams t USING (team_id)
-               WHERE m.user_id = $1""",
-            user_id,
-        ):
-            teams.setdefault(r["org_id"], set()).add(r["team_id"])
-        return Subject(
+        for org_id, team_id in json.loads(row["teams"]):
+            teams.setdefault(org_id, set()).add(team_id)
+        subject = Subject(
             user_id=user_id,
-            instance_admin=user["instance_admin"],
-            roles=roles,
+            instance_admin=row["instance_admin"],
+            roles=json.loads(row["roles"]),
             teams={k: frozenset(v) for k, v in teams.items()},
             scopes=scopes,
-            suspended=user["suspended"],
+            suspended=row["suspended"],
         )
+        return subject, row["login"], row["default_org"]
 
     async def default_org(self, db: Executor, user_id: str) -> str | None:
         """The organization a request without ``WWS-Org`` acts in: ``default`` when the user
