@@ -235,7 +235,10 @@ async def test_state_is_one_use_and_must_have_been_issued(site: InProcessApi, oi
         _, callback = await to_callback(b, "oidc")
         assert (await b.get(callback)).status_code == 302
     async with browser(api) as replay:
-        refused(await replay.get(callback))
+        # even with the browser binding replayed too, the state was used up
+        r = await replay.get(callback, headers={"Cookie": f"wws_login={query(callback)['state']}"})
+        refused(r)
+        assert "unknown or expired login state" in r.json()["detail"]
     async with browser(api) as b:
         refused(await b.get("/api/v1/auth/oidc/callback", params={"code": "abc", "state": "never-issued-" + "x" * 30}))
         refused(await b.get("/api/v1/auth/oidc/callback"))
@@ -244,6 +247,22 @@ async def test_state_is_one_use_and_must_have_been_issued(site: InProcessApi, oi
         refused(await b.get("/api/v1/auth/github/callback", params={"code": "abc", "state": query(callback)["state"]}))
     assert await login_users(api) == 1
     assert await api.services.pool.fetchval("SELECT count(*) FROM auth_sessions") == 1
+
+
+async def test_a_login_finishes_only_in_the_browser_that_started_it(
+    site: InProcessApi, oidc_provider: OidcProvider
+) -> None:
+    """Login CSRF (RFC 6749 §10.12): an attacker starts a login and gets a victim's browser
+    to finish it; the state is bound to the starting browser by a cookie, so it fails."""
+    oidc_provider.login_as("sub-mallory", preferred_username="mallory", email="m@evil.example", email_verified=True)
+    async with browser(site) as attacker:
+        _, callback = await to_callback(attacker, "oidc")
+    async with browser(site) as victim:
+        r = await victim.get(callback)
+        refused(r)
+        assert "not started in this browser" in r.json()["detail"]
+        assert COOKIE not in victim.cookies
+    assert await login_users(site) == 0
 
 
 @pytest.mark.parametrize("provider", ["oidc", "github"])

@@ -9,6 +9,7 @@ addresses cannot take over an account.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -71,7 +72,10 @@ class Login:
         base = (self.settings.public_url or base_url).rstrip("/")
         return f"{base}/api/v1/auth/{name}/callback"
 
-    async def begin(self, name: str, base_url: str, next_path: str | None, link_user: str | None) -> str:
+    async def begin(self, name: str, base_url: str, next_path: str | None, link_user: str | None) -> tuple[str, str]:
+        """(the provider's authorization URL, the state). The caller binds the state to the
+        browser with a cookie, so a login started elsewhere cannot be finished here (login
+        CSRF, RFC 6749 §10.12)."""
         provider = self.provider(name)
         state = generate_token(43)
         nonce = generate_token(32)
@@ -81,12 +85,21 @@ class Login:
         await self.accounts.begin_login(
             state, LoginState(provider=name, nonce=nonce, code_verifier=verifier, redirect_to=target)
         )
-        return await provider.authorize_url(self.redirect_uri(base_url, name), state, nonce, verifier)
+        return await provider.authorize_url(self.redirect_uri(base_url, name), state, nonce, verifier), state
 
     async def finish(
-        self, name: str, base_url: str, code: str, state: str, ip: str | None, user_agent: str | None
+        self,
+        name: str,
+        base_url: str,
+        code: str,
+        state: str,
+        browser_state: str | None,
+        ip: str | None,
+        user_agent: str | None,
     ) -> tuple[NewSession, str]:
         provider = self.provider(name)
+        if not browser_state or not hmac.compare_digest(browser_state.encode(), state.encode()):
+            raise errors.LoginFailed("this login was not started in this browser; start it again")
         login = await self.accounts.finish_login(state, name)
         if login is None:
             raise errors.LoginFailed("unknown or expired login state; start the login again")

@@ -32,6 +32,23 @@ def _cookie(settings: ApiSettings, request: Request[Any, Any, Any], value: str, 
     )
 
 
+LOGIN_COOKIE = "wws_login"
+
+
+def _login_cookie(request: Request[Any, Any, Any], state: str, max_age: int) -> Cookie:
+    """Binds an OAuth state to the browser that started the login (only the callback reads it)."""
+    settings: ApiSettings = request.app.state.services.settings
+    return Cookie(
+        key=LOGIN_COOKIE,
+        value=state,
+        max_age=max_age,
+        path="/api/v1/auth/",
+        httponly=True,
+        samesite="lax",
+        secure=_cookie(settings, request, "", 0).secure,
+    )
+
+
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
@@ -61,8 +78,8 @@ class AuthController(Controller):
             if principal is None:
                 raise errors.BadRequestField("link", "linking a provider needs a logged-in session")
             link_user = principal.user_id
-        url = await login.begin(provider, str(request.base_url), next, link_user)
-        return Redirect(path=url, status_code=302)
+        url, state = await login.begin(provider, str(request.base_url), next, link_user)
+        return Redirect(path=url, status_code=302, cookies=[_login_cookie(request, state, 600)])
 
     @get("/{provider:str}/callback", summary="The provider's answer: a session, then 302", opt=PUBLIC, status_code=302)
     async def callback(
@@ -84,11 +101,12 @@ class AuthController(Controller):
             str(request.base_url),
             code,
             oauth_state,
+            request.cookies.get(LOGIN_COOKIE),
             client_ip(request, request.app.state.trusted_proxies),
             request.headers.get("user-agent"),
         )
         cookie = _cookie(settings, request, session.cookie, int(settings.session_ttl_s))
-        return Redirect(path=target, status_code=302, cookies=[cookie])
+        return Redirect(path=target, status_code=302, cookies=[cookie, _login_cookie(request, "", 0)])
 
     @get("/bootstrap", summary="Redeem the first owner's one-time login link", opt=PUBLIC, status_code=302)
     async def bootstrap(
