@@ -124,6 +124,10 @@ EVENTS: list[AnyEvent] = [
     h.HostReconciled(host_id="host-a", adopted=[WS], removed=[], desired_known=True),
     w.WorkspaceAccessGranted(subject="team:t-platform", level="use"),
     w.WorkspaceAccessRevoked(subject="team:t-platform"),
+    w.WorkspacePortShared(share_id="sh-4f1c", port=3000, level="org", expires_at=UNTIL),
+    w.WorkspacePortShareExtended(share_id="sh-4f1c", expires_at=UNTIL),
+    w.WorkspacePortUnshared(share_id="sh-4f1c", reason="expired"),
+    w.WorkspaceIdleWarning(idle_since=AT, stop_at=UNTIL, last_signal="activity:terminal"),
     i.UserCreated(user_id="u-alice", login="alice", name="Alice", email="alice@example.com", instance_admin=False),
     i.UserIdentityLinked(
         provider="github", subject="583231", login="alice", email="alice@example.com", email_verified=True

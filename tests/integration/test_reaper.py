@@ -41,7 +41,9 @@ async def test_idle_workspace_is_stopped_once_by_the_reaper(api: InProcessApi) -
         await eventually(lambda: _live(api))
         ws = await _running(api, "idle")
         settings = _settings(api, idle=3.0)  # long enough that a loaded machine is still "not yet"
-        assert await reaper.tick(pool, settings, SystemClock()) == 0  # not idle long enough yet
+        assert await reaper.tick(pool, settings, SystemClock()) == 0  # not idle long enough yet: warned
+        warning = await pool.fetchrow("SELECT body FROM wws_events WHERE event_type = 'workspace.idle_warning'")
+        assert warning is not None and '"last_signal":"workspace.provision_succeeded"' in warning["body"]
         await asyncio.sleep(3.1)
         assert await reaper.tick(pool, settings, SystemClock()) == 1
         await eventually(lambda: _status(api, ws, "stopped"), what="reaper stop carried out")
@@ -66,6 +68,7 @@ async def test_a_restarted_reaper_racing_itself_stops_once(api: InProcessApi) ->
         await _running(api, "race")
         await asyncio.sleep(0.6)
         settings = _settings(api, idle=0.5)
+        assert await reaper.tick(pool, settings, SystemClock()) == 0  # the warning comes first
         results = await asyncio.gather(*(reaper.tick(pool, settings, SystemClock()) for _ in range(3)))
         assert sum(results) == 1
         assert await pool.fetchval("SELECT count(*) FROM wws_events WHERE event_type = 'workspace.stop_requested'") == 1
@@ -102,6 +105,7 @@ async def test_a_workspaces_own_idle_timeout_wins_over_the_default(api: InProces
         ).json()["id"]
         default = await _running(api, "default")
         await asyncio.sleep(1.2)
+        assert await reaper.tick(pool, _settings(api, idle=3600), SystemClock()) == 0  # warned
         assert await reaper.tick(pool, _settings(api, idle=3600), SystemClock()) == 1
         views = {str(v.workspace_id): v.idle_timeout_s for v in await reaper.idle_views(pool)}
         assert views in ({short: 1.0, own: 3600.0, default: None}, {own: 3600.0, default: None})

@@ -18,9 +18,33 @@ from wws_events import commands as c
 from wws_events import quota
 from wws_events import workspace as w
 from wws_events._base import EventData
-from wws_events.errors import InvalidTransition, WorkspaceExists, WorkspaceNotFound
+from wws_events.errors import DomainError, InvalidTransition, WorkspaceExists, WorkspaceNotFound
 from wws_events.events import Envelope
-from wws_events.workspace import ErrorInfo, GrantLevel, Operation, WorkspaceSpec, WorkspaceStatus
+from wws_events.workspace import ErrorInfo, GrantLevel, Operation, ShareLevel, WorkspaceSpec, WorkspaceStatus
+
+MAX_SHARES = 20
+
+
+class PortShare(msgspec.Struct, frozen=True, kw_only=True):
+    port: int
+    level: ShareLevel
+    expires_at: datetime
+
+
+class ShareNotFound(DomainError):
+    code = "share_not_found"
+
+    def __init__(self, share_id: str) -> None:
+        self.share_id = share_id
+        super().__init__(f"no live share {share_id}")
+
+
+class ShareInvalid(DomainError):
+    code = "share_invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
 
 
 class WorkspaceState(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +80,8 @@ class WorkspaceState(msgspec.Struct, frozen=True, kw_only=True):
     devcontainer_error: str | None = None
     grants: dict[str, GrantLevel] = {}
     """``user:<id>`` / ``team:<id>`` → level; the owner needs none."""
+    shares: dict[str, PortShare] = {}
+    """Shared ports by share id (expired ones until the sweeper records it)."""
 
 
 ACTIVE: frozenset[WorkspaceStatus] = frozenset(
@@ -163,6 +189,46 @@ def decide(
             if command.subject not in s.grants:
                 return []
             return [w.WorkspaceAccessRevoked(subject=command.subject)]
+        case c.SharePort():
+            s = _need(state, command, workspace_id)
+            if not 1 <= command.port <= 65535:
+                raise ShareInvalid("port", "between 1 and 65535")
+            if command.expires_at <= command.now:
+                raise ShareInvalid("expires_at", "must be in the future")
+            live = [x for x in s.shares.values() if x.expires_at > command.now]
+            if len(live) >= MAX_SHARES:
+                raise _refuse(command, s, f"at most {MAX_SHARES} shared ports per workspace")
+            return [
+                w.WorkspacePortShared(
+                    share_id=command.share_id, port=command.port, level=command.level, expires_at=command.expires_at
+                )
+            ]
+        case c.ExtendShare():
+            s = _need(state, command, workspace_id)
+            share = s.shares.get(command.share_id)
+            if share is None or share.expires_at <= command.now:
+                raise ShareNotFound(command.share_id)
+            if command.expires_at <= command.now:
+                raise ShareInvalid("expires_at", "must be in the future")
+            return [w.WorkspacePortShareExtended(share_id=command.share_id, expires_at=command.expires_at)]
+        case c.Unshare():
+            if state is None:
+                raise WorkspaceNotFound(workspace_id or "unknown")
+            share = state.shares.get(command.share_id)
+            if share is None:
+                raise ShareNotFound(command.share_id)
+            if command.reason == "expired" and share.expires_at > command.now:
+                return []  # extended meanwhile: not expired after all
+            return [w.WorkspacePortUnshared(share_id=command.share_id, reason=command.reason)]
+        case c.WarnIdle():
+            s = _need(state, command, workspace_id)
+            if s.status != "running":
+                raise _refuse(command, s, "only running workspaces are warned")
+            return [
+                w.WorkspaceIdleWarning(
+                    idle_since=command.idle_since, stop_at=command.stop_at, last_signal=command.last_signal
+                )
+            ]
         case c.TimeOutOperation():
             s = _need(state, command, workspace_id)
             if s.status not in TRANSITIONAL or s.last_command_id != command.command_id or s.last_operation is None:
@@ -294,6 +360,19 @@ def evolve(state: WorkspaceState | None, env: Envelope) -> WorkspaceState | None
             return msgspec.structs.replace(s, grants={**s.grants, event.subject: event.level})
         case w.WorkspaceAccessRevoked():
             return msgspec.structs.replace(s, grants={k: v for k, v in s.grants.items() if k != event.subject})
+        case w.WorkspacePortShared():
+            share = PortShare(port=event.port, level=event.level, expires_at=event.expires_at)
+            return msgspec.structs.replace(s, shares={**s.shares, event.share_id: share})
+        case w.WorkspacePortShareExtended():
+            old = s.shares.get(event.share_id)
+            if old is None:
+                return s
+            new = msgspec.structs.replace(old, expires_at=event.expires_at)
+            return msgspec.structs.replace(s, shares={**s.shares, event.share_id: new})
+        case w.WorkspacePortUnshared():
+            return msgspec.structs.replace(s, shares={k: v for k, v in s.shares.items() if k != event.share_id})
+        case w.WorkspaceIdleWarning():
+            return s
         case w.WorkspaceObserved():
             return msgspec.structs.replace(s, observed_status=event.runtime_status)
         case w.WorkspaceInitStepStarted() | w.WorkspaceInitStepSucceeded():

@@ -4,10 +4,12 @@ plane orders a host agent to do (published on ``wws.cmd.host.<host_id>``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Literal
 
 from wws_events._base import CommandData, CommandHead
 from wws_events.quota import QuotaCheck
-from wws_events.workspace import GrantLevel, WorkspaceSpec
+from wws_events.workspace import GrantLevel, ShareLevel, WorkspaceSpec
 
 # ---------------------------------------------------------------- workspace commands (decide input)
 
@@ -62,6 +64,32 @@ class RevokeWorkspaceAccess(CommandData, frozen=True, kw_only=True, tag="workspa
     subject: str
 
 
+class SharePort(CommandData, frozen=True, kw_only=True, tag="workspace.share_port"):
+    share_id: str
+    port: int
+    level: ShareLevel
+    expires_at: datetime
+    now: datetime
+
+
+class ExtendShare(CommandData, frozen=True, kw_only=True, tag="workspace.extend_share"):
+    share_id: str
+    expires_at: datetime
+    now: datetime
+
+
+class Unshare(CommandData, frozen=True, kw_only=True, tag="workspace.unshare"):
+    share_id: str
+    reason: Literal["revoked", "expired"]
+    now: datetime
+
+
+class WarnIdle(CommandData, frozen=True, kw_only=True, tag="workspace.warn_idle"):
+    idle_since: datetime
+    stop_at: datetime
+    last_signal: str
+
+
 class TimeOutOperation(CommandData, frozen=True, kw_only=True, tag="workspace.time_out"):
     """Supervisor: give up on the in-flight command ``command_id``."""
 
@@ -79,6 +107,10 @@ WorkspaceCommand = (
     | DeleteWorkspace
     | GrantWorkspaceAccess
     | RevokeWorkspaceAccess
+    | SharePort
+    | ExtendShare
+    | Unshare
+    | WarnIdle
     | TimeOutOperation
 )
 

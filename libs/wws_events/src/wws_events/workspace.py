@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal, get_args
 
 import msgspec
@@ -161,6 +162,36 @@ class WorkspaceAccessGranted(EventData, frozen=True, kw_only=True, tag="workspac
 
 class WorkspaceAccessRevoked(EventData, frozen=True, kw_only=True, tag="workspace.access_revoked"):
     subject: str
+
+
+ShareLevel = Literal["owner", "org", "public"]
+"""Who may open a shared port: the owner and those the workspace is shared with, any
+member of the organization, or anyone with the link."""
+
+
+class WorkspacePortShared(EventData, frozen=True, kw_only=True, tag="workspace.port_shared"):
+    share_id: str
+    port: int
+    level: ShareLevel
+    expires_at: datetime
+
+
+class WorkspacePortShareExtended(EventData, frozen=True, kw_only=True, tag="workspace.port_share_extended"):
+    share_id: str
+    expires_at: datetime
+
+
+class WorkspacePortUnshared(EventData, frozen=True, kw_only=True, tag="workspace.port_unshared"):
+    share_id: str
+    reason: Literal["revoked", "expired"]
+
+
+class WorkspaceIdleWarning(EventData, frozen=True, kw_only=True, tag="workspace.idle_warning"):
+    """The reaper will stop the workspace at ``stop_at`` unless someone works in it."""
+
+    idle_since: datetime
+    stop_at: datetime
+    last_signal: str
 
 
 class WorkspaceOperationTimedOut(EventData, frozen=True, kw_only=True, tag="workspace.operation_timed_out"):
@@ -369,6 +400,10 @@ WorkspaceEvent = (
     | WorkspaceDeleteRequested
     | WorkspaceAccessGranted
     | WorkspaceAccessRevoked
+    | WorkspacePortShared
+    | WorkspacePortShareExtended
+    | WorkspacePortUnshared
+    | WorkspaceIdleWarning
     | WorkspaceOperationTimedOut
     | WorkspaceOperationStarted
     | WorkspaceRestartStopped

@@ -23,6 +23,7 @@ from wws_api.access import check_routes, guard
 from wws_api.accounts import Accounts
 from wws_api.auth import Authenticator
 from wws_api.fastpath import FastPath
+from wws_api.gatewaykeys import GatewaySigner
 from wws_api.hosts import HostRegistry
 from wws_api.identity import IDENTITY, Identity
 from wws_api.login import Login
@@ -40,6 +41,7 @@ from wws_api.routes.workspaces import WorkspaceController
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
+from wws_api.shares import ShareService
 from wws_api.state import AppServices
 from wws_api.supervisor import Supervisor
 from wws_api.templates import TemplateService
@@ -102,6 +104,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             keyring = Keyring.parse(settings.secret_keys.reveal()) if settings.secret_keys else None
             templates = TemplateService(pool, settings, clk)
             identity = Identity(pool, clk)
+            workspaces = WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath, templates, keyring)
             await projection.catch_up(pool, IDENTITY)
             await identity.bootstrap()
             accounts = Accounts(identity, keyring)
@@ -115,12 +118,14 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 registry=registry,
                 scheduler=scheduler,
                 waiter=waiter,
-                workspaces=WorkspaceService(pool, settings, scheduler, waiter, clk, fastpath, templates, keyring),
+                workspaces=workspaces,
                 templates=templates,
                 identity=identity,
                 accounts=accounts,
                 orgs=OrgService(identity, settings),
                 login=Login(identity, accounts, oauth.providers(settings), settings),
+                shares=ShareService(pool, settings, clk, workspaces),
+                gateway=await GatewaySigner.load(pool),
                 rate_limits=RateLimits(
                     pool, clk, per_min=settings.rate_lifecycle_per_min, burst=settings.rate_lifecycle_burst
                 ),
@@ -147,6 +152,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
 
             spawn("hosts", lambda: registry.run(js, stop))
             spawn("control", lambda: desired.serve(pool, nc, keyring, accounts, stop))
+            spawn("gateway_keys", lambda: services.gateway.keep_published(js, stop))
             if settings.run_workers:
                 spawn("relay", lambda: relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
                 spawn("recorder", lambda: recorder.run(pool, js, stop, batch=settings.recorder_batch))
@@ -155,6 +161,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 spawn("scheduler", lambda: scheduler.run(stop))
                 supervisor = Supervisor(pool, registry, clk, org_id=settings.org_id)
                 spawn("supervisor", lambda: supervisor.run(stop))
+                spawn("shares", lambda: services.shares.run(stop))
             log.info("api.started", version=__version__, workers=settings.run_workers)
             try:
                 yield

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -24,6 +24,7 @@ from wws_api.schemas_identity import (
     OrgView,
     QuotasView,
     TeamView,
+    UsageTotals,
     UsageView,
 )
 from wws_api.settings import ApiSettings
@@ -291,7 +292,36 @@ class OrgService:
             users={u: _limits(lim) for u, lim in state.quota_users.items()},
         )
 
-    async def usage(self, org_id: str) -> OrgUsage:
+    async def totals(self, org_id: str, since: datetime) -> tuple[UsageTotals, dict[str, UsageTotals]]:
+        """Workspace-hours and CPU-hours since ``since`` (running intervals, clipped)."""
+        now = self.clock.now()
+        rows = await self.pool.fetch(
+            """SELECT owner_id,
+                      sum(extract(epoch FROM least(coalesce(ended_at, $3), $3) - greatest(started_at, $2))) / 3600
+                        AS hours,
+                      sum(cpu * extract(epoch FROM least(coalesce(ended_at, $3), $3) - greatest(started_at, $2))) / 3600
+                        AS cpu_hours
+               FROM usage_intervals
+               WHERE org_id = $1 AND coalesce(ended_at, $3) > $2 AND started_at < $3
+               GROUP BY owner_id""",
+            org_id,
+            since,
+            now,
+        )
+        users = {
+            r["owner_id"]: UsageTotals(
+                since=since, workspace_hours=round(float(r["hours"]), 4), cpu_hours=round(float(r["cpu_hours"]), 4)
+            )
+            for r in rows
+        }
+        total = UsageTotals(
+            since=since,
+            workspace_hours=round(sum(u.workspace_hours for u in users.values()), 4),
+            cpu_hours=round(sum(u.cpu_hours for u in users.values()), 4),
+        )
+        return total, users
+
+    async def usage(self, org_id: str, since: datetime | None = None) -> OrgUsage:
         users = [
             r["user_id"] for r in await self.pool.fetch("SELECT user_id FROM id_members WHERE org_id = $1", org_id)
         ]
@@ -304,6 +334,10 @@ class OrgService:
             out.users[user_id] = Budget(
                 limits=_limits(user_limits), usage=_usage(await quota.usage(self.pool, org_id, user_id))
             )
+        now = self.clock.now()
+        out.totals, out.user_totals = await self.totals(
+            org_id, since or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        )
         return out
 
     async def my_usage(self, principal: Principal) -> dict[str, Budget]:

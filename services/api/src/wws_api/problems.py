@@ -19,6 +19,7 @@ from wws_api.access import RateLimited
 from wws_events import InvalidTransition, WorkspaceExists, WorkspaceNotFound
 from wws_events import identity as i
 from wws_events import org as o
+from wws_events.aggregate import ShareInvalid, ShareNotFound
 from wws_events.quota import QuotaExceeded
 from wws_service.tracing import current_traceparent
 from wws_store.errors import ConcurrencyError, NameTaken
@@ -240,6 +241,12 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
             response = problem(request, "rate-limited", str(exc), retry_after=math.ceil(exc.retry_after))
             response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
             return response
+        case ShareNotFound():
+            return problem(request, "not-found", str(exc))
+        case ShareInvalid():
+            return problem(
+                request, "validation-error", str(exc), errors=[{"detail": str(exc), "pointer": f"#/{exc.field}"}]
+            )
         case i.UserNotFound() | o.OrgNotFound() | o.OrgItemNotFound():
             return problem(request, "not-found", str(exc))
         case i.UserInvalid():

@@ -40,7 +40,14 @@ class ReadModel:
     """Projection ``api_read_model``."""
 
     name: str = "api_read_model"
-    tables: tuple[str, ...] = ("api_workspaces", "api_hosts", "api_templates", "api_template_versions")
+    tables: tuple[str, ...] = (
+        "api_workspaces",
+        "api_hosts",
+        "api_templates",
+        "api_template_versions",
+        "api_shares",
+        "usage_intervals",
+    )
 
     async def apply(self, conn: Conn, event: StoredEvent) -> None:
         env = event.envelope
@@ -99,6 +106,53 @@ class ReadModel:
             position,
             encode(state).decode(),
         )
+        await self._shares(conn, env, state)
+        await self._usage(conn, env, before, state)
+
+    async def _shares(self, conn: Conn, env: Envelope, state: WorkspaceState) -> None:
+        d = env.data
+        if isinstance(d, w.WorkspacePortShared):
+            await conn.execute(
+                """INSERT INTO api_shares (share_id, workspace_id, org_id, owner_id, port, level, expires_at, created_by,
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (share_id) DO NOTHING""",
+                d.share_id,
+                state.workspace_id,
+                state.org_id,
+                state.owner_id,
+                d.port,
+                d.level,
+                d.expires_at,
+                str(env.actor),
+                env.occurred_at,
+            )
+        elif isinstance(d, w.WorkspacePortShareExtended):
+            await conn.execute("UPDATE api_shares SET expires_at = $2 WHERE share_id = $1", d.share_id, d.expires_at)
+        elif isinstance(d, w.WorkspacePortUnshared):
+            await conn.execute("DELETE FROM api_shares WHERE share_id = $1", d.share_id)
+        elif state.status in ("deleting", "deleted"):
+            await conn.execute("DELETE FROM api_shares WHERE workspace_id = $1", state.workspace_id)
+
+    async def _usage(self, conn: Conn, env: Envelope, before: WorkspaceState | None, after: WorkspaceState) -> None:
+        """Running intervals: open when the workspace becomes running, close when it stops
+        being so (workspace-hours and CPU-hours are sums over them)."""
+        was = before is not None and before.status == "running"
+        now = after.status == "running"
+        if now and not was:
+            await conn.execute(
+                """INSERT INTO usage_intervals (workspace_id, org_id, owner_id, cpu, started_at)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+                after.workspace_id,
+                after.org_id,
+                after.owner_id,
+                after.spec.resources.cpu,
+                env.occurred_at,
+            )
+        elif was and not now:
+            await conn.execute(
+                "UPDATE usage_intervals SET ended_at = $2 WHERE workspace_id = $1 AND ended_at IS NULL",
+                after.workspace_id,
+                env.occurred_at,
+            )
 
     async def _template(self, conn: Conn, env: Envelope, data: t.TemplateEvent, position: int) -> None:
         match data:

@@ -79,6 +79,19 @@ class CreateWorkspace(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     devcontainer: bool = True
 
 
+class ShareCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Share a port the workspace serves: ``owner`` (its owner and those it is shared with),
+    ``org`` (any member of the organization) or ``public`` (anyone with the link)."""
+
+    port: Port
+    level: Literal["owner", "org", "public"] = "owner"
+    expires_in_s: Annotated[int, msgspec.Meta(gt=0)] | None = None
+
+
+class ShareExtend(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    expires_in_s: Annotated[int, msgspec.Meta(gt=0)]
+
+
 class RebuildWorkspace(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Rebuild: a new container, same home. ``image`` replaces the image; ``template_version``
     (a number or "latest") moves the workspace to that version of its template."""

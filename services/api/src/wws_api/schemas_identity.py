@@ -187,9 +187,19 @@ class Budget(msgspec.Struct, kw_only=True):
     usage: UsageView
 
 
+class UsageTotals(msgspec.Struct, kw_only=True):
+    """From the log: the time workspaces ran since ``since``, and that time times their CPUs."""
+
+    since: datetime
+    workspace_hours: float
+    cpu_hours: float
+
+
 class OrgUsage(msgspec.Struct, kw_only=True):
     org: Budget
     users: dict[str, Budget]
+    totals: UsageTotals | None = None
+    user_totals: dict[str, UsageTotals] = {}
 
 
 class QuotasView(msgspec.Struct, kw_only=True):

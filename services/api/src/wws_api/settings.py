@@ -37,6 +37,10 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     """Per user: lifecycle operations (create/start/stop/restart/rebuild/delete) refilled per minute."""
     rate_lifecycle_burst: Annotated[int, msgspec.Meta(ge=1)] = 30
     """Per user: lifecycle operations allowed at once before 429."""
+    share_max_ttl_s: Annotated[int, msgspec.Meta(gt=0)] = 7 * 86400
+    """Longest lifetime of a shared port."""
+    share_default_ttl_s: Annotated[int, msgspec.Meta(gt=0)] = 8 * 3600
+    """Lifetime of a shared port when the request gives none."""
     github_client_id: str = ""
     """GitHub OAuth app client id (empty: GitHub login off)."""
     github_client_secret: Secret | None = None

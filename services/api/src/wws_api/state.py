@@ -10,6 +10,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from wws_api.accounts import Accounts
+from wws_api.gatewaykeys import GatewaySigner
 from wws_api.hosts import HostRegistry
 from wws_api.identity import Identity
 from wws_api.login import Login
@@ -18,6 +19,7 @@ from wws_api.ratelimit import RateLimits
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
+from wws_api.shares import ShareService
 from wws_api.templates import TemplateService
 from wws_api.waiter import ReadModelWaiter
 from wws_service.clock import Clock
@@ -39,5 +41,7 @@ class AppServices(msgspec.Struct, kw_only=True):
     orgs: OrgService
     login: Login
     rate_limits: RateLimits
+    shares: ShareService
+    gateway: GatewaySigner
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]

@@ -51,6 +51,16 @@ class ReadModelWaiter:
             except TimeoutError:
                 pass
 
+    async def changed(self, timeout: float) -> bool:
+        """Wait for the next projection commit (True) or ``timeout`` (False)."""
+        tick = self._tick
+        try:
+            async with asyncio.timeout(timeout if self._listener is not None else min(timeout, 0.5)):
+                await tick.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def wait_position(self, projection: str, position: int, timeout: float) -> bool:
         """Until ``projection`` has applied ``position`` (read-your-writes); False on timeout."""
         loop = asyncio.get_running_loop()

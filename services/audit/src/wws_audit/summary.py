@@ -85,6 +85,14 @@ def summarize(env: Envelope | RawEnvelope) -> str:
             return f"granted {d.level} access to {d.subject}"
         case w.WorkspaceAccessRevoked():
             return f"revoked the access of {d.subject}"
+        case w.WorkspacePortShared():
+            return f"port {d.port} shared ({d.level}) until {d.expires_at.isoformat()}"
+        case w.WorkspacePortShareExtended():
+            return f"share {d.share_id} extended until {d.expires_at.isoformat()}"
+        case w.WorkspacePortUnshared():
+            return f"share {d.share_id} {'expired' if d.reason == 'expired' else 'revoked'}"
+        case w.WorkspaceIdleWarning():
+            return f"idle since {d.idle_since.isoformat()} (last: {d.last_signal}); stops at {d.stop_at.isoformat()}"
         case i.UserCreated():
             return f"user {d.login!r} created" + (" (instance admin)" if d.instance_admin else "")
         case i.UserIdentityLinked():

@@ -61,5 +61,35 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     """Capacity announced to the scheduler (0 = detect from Podman's storage)."""
     pool_org: str = ""
     """Run only this organization's workspaces (its id); empty: a host shared by every organization."""
+    gateway_listen: str = "127.0.0.1:7443"
+    """Where this host's access gateway listens (``host:port``; empty: no gateway). Only
+    requests carrying a token the API signed get through."""
     address: str = ""
-    """Address of this host's access gateway, announced in its heartbeat (empty: none yet)."""
+    """The gateway's URL as the API reaches it, announced in the heartbeat (empty: derived
+    from ``gateway_listen``, ``http://<gateway_listen>``)."""
+    max_upload_mb: Annotated[int, msgspec.Meta(ge=1)] = 1024
+    """Largest file upload into a workspace (bigger: 413)."""
+    terminal_grace_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """A terminal whose client went away keeps its shell this long for a reconnect."""
+    terminal_buffer_kb: Annotated[int, msgspec.Meta(ge=4)] = 256
+    """Output kept per terminal to replay to a reconnecting client."""
+    terminal_max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 16
+    """Terminals per workspace at the same time."""
+    exec_max_output_kb: Annotated[int, msgspec.Meta(ge=1)] = 1024
+    """stdout and stderr kept each by a non-streamed exec (the rest is cut, flagged truncated)."""
+    exec_max_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    """Longest timeout an exec may ask for."""
+    metrics_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds between resource samples of each running workspace."""
+    metrics_history: Annotated[int, msgspec.Meta(ge=1)] = 360
+    """Samples kept per workspace (360 samples 10 s apart: the last hour)."""
+    activity_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """At most one activity event per workspace per this many seconds."""
+    activity_cpu_threshold: Annotated[float, msgspec.Meta(ge=0)] = 0.1
+    """A process using more than this share of one CPU (between two looks) is someone's work
+    (a build, a test run): it keeps the workspace alive. 0 = CPU does not count."""
+    activity_cpu_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """Seconds between two looks at the workspaces' processes."""
+    activity_cpu_ignore: str = r"code-server,wws[-_]init"
+    """Comma-separated regular expressions matched (search) against a process's command
+    line; matching processes never count as work (the IDE's own helpers, WWS's init)."""

@@ -42,6 +42,14 @@ class ReaperProjection:
             return
         if env.stream_type != "workspace":
             return
+        if isinstance(data, w.WorkspaceIdleWarning):
+            await conn.execute(
+                "UPDATE reaper_workspaces SET warned_for = $2, position = $3 WHERE workspace_id = $1::uuid",
+                env.stream_id,
+                data.idle_since,
+                event.position,
+            )
+            return
         row = await conn.fetchrow(
             "SELECT state, last_activity_at, last_signal, running_since FROM reaper_workspaces WHERE workspace_id = $1::uuid",
             env.stream_id,

@@ -10,7 +10,7 @@ import structlog
 
 from wws_events import SYSTEM_REAPER, DomainError
 from wws_events import commands as c
-from wws_reaper.policy import IdleStop, IdleView, due
+from wws_reaper.policy import IdleStop, IdleView, IdleWarning, due, warnings
 from wws_reaper.projection import ReaperProjection
 from wws_reaper.settings import ReaperSettings
 from wws_service.clock import Clock
@@ -23,7 +23,7 @@ log = structlog.get_logger("wws.reaper")
 
 async def idle_views(pool: asyncpg.Pool) -> list[IdleView]:
     rows = await pool.fetch(
-        """SELECT workspace_id, status, last_activity_at, last_signal,
+        """SELECT workspace_id, status, last_activity_at, last_signal, warned_for,
                   (state->'spec'->>'idle_timeout_s')::float8 AS idle_timeout_s
            FROM reaper_workspaces WHERE status = 'running'"""
     )
@@ -34,6 +34,7 @@ async def idle_views(pool: asyncpg.Pool) -> list[IdleView]:
             last_activity_at=r["last_activity_at"],
             last_signal=r["last_signal"],
             idle_timeout_s=r["idle_timeout_s"],
+            warned_for=r["warned_for"],
         )
         for r in rows
     ]
@@ -60,11 +61,35 @@ async def stop_idle(pool: asyncpg.Pool, stop: IdleStop, settings: ReaperSettings
     return True
 
 
+async def warn_idle(pool: asyncpg.Pool, warning: IdleWarning, settings: ReaperSettings, clock: Clock) -> bool:
+    """Record one warning (the event feed shows it); False when already recorded."""
+    now = clock.now()
+    ctx = handler.CommandContext(
+        command_id=warning.command_id, actor=SYSTEM_REAPER, org_id=settings.org_id, now=now, deadline=now
+    )
+    command = c.WarnIdle(idle_since=warning.idle_since, stop_at=warning.stop_at, last_signal=warning.last_signal)
+    try:
+        result = await handler.execute(pool, warning.workspace_id, command, ctx)
+    except (DomainError, ConcurrencyError) as exc:
+        log.info("reaper.warn_skip", workspace_id=str(warning.workspace_id), reason=str(exc))
+        return False
+    if not result.replayed:
+        log.info("reaper.warned", workspace_id=str(warning.workspace_id), stop_at=warning.stop_at.isoformat())
+    return not result.replayed
+
+
 async def tick(pool: asyncpg.Pool, settings: ReaperSettings, clock: Clock) -> int:
+    """Warn what is about to be stopped, stop what was warned and is idle past its timeout;
+    returns how many were stopped. Everything is decided from the log, so a replay decides
+    the same."""
     await projection.catch_up(pool, ReaperProjection())
+    timeout = timedelta(seconds=settings.idle_timeout_s)
+    views = await idle_views(pool)
     stopped = 0
-    for item in due(await idle_views(pool), clock.now(), timedelta(seconds=settings.idle_timeout_s)):
+    for item in due(views, clock.now(), timeout):
         stopped += await stop_idle(pool, item, settings, clock)
+    for warning in warnings(views, clock.now(), timeout, timedelta(seconds=settings.warn_before_s)):
+        await warn_idle(pool, warning, settings, clock)
     return stopped
 
 

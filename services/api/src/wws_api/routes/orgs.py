@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from wws_api.access import policy
 from wws_api.auth import Principal
@@ -257,11 +258,19 @@ class OrgController(Controller):
     ) -> None:
         await orgs.set_quota(request.user, await _org(identity, org), "user", user_id, data)
 
-    @get("/{org:str}/usage", summary="What the organization and each member use", opt=policy("org.usage.read", "org"))
+    @get(
+        "/{org:str}/usage",
+        summary="What the organization and each member use, and workspace-/CPU-hours since ?since (default: this month)",
+        opt=policy("org.usage.read", "org"),
+    )
     async def usage(
-        self, orgs: NamedDependency[OrgService], identity: NamedDependency[Identity], org: FromPath[str]
+        self,
+        orgs: NamedDependency[OrgService],
+        identity: NamedDependency[Identity],
+        org: FromPath[str],
+        since: FromQuery[datetime | None] = None,
     ) -> OrgUsage:
-        return await orgs.usage(await _org(identity, org))
+        return await orgs.usage(await _org(identity, org), since)
 
 
 class InvitationController(Controller):

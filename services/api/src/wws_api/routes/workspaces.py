@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
 
-from wws_api import errors
+from wws_api import errors, feed
 from wws_api.access import policy
 from wws_api.auth import Principal
-from wws_api.schemas import ActivityAccepted, CreateWorkspace, RebuildWorkspace, WorkspaceList, WorkspaceView
+from wws_api.schemas import (
+    ActivityAccepted,
+    CreateWorkspace,
+    RebuildWorkspace,
+    ShareCreate,
+    ShareExtend,
+    WorkspaceList,
+    WorkspaceView,
+)
 from wws_api.schemas_identity import GrantBody, GrantView
 from wws_api.service import Outcome, WorkspaceService, fingerprint, parse_id
+from wws_api.shares import ShareView
+from wws_api.state import AppServices
 from wws_events import WorkspaceCommand
 from wws_events import commands as c
 
@@ -267,6 +278,83 @@ class WorkspaceController(Controller):
         subject: FromPath[str],
     ) -> list[GrantView]:
         return await workspaces.grant(request.user, parse_id(workspace_id), subject, None)
+
+    @post(
+        "/{workspace_id:str}/shares",
+        status_code=201,
+        summary="Share a port at a URL, for a while (level owner, org or public)",
+        opt=policy("workspace.share", "workspace"),
+    )
+    async def share(
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[ShareCreate],
+        services: NamedDependency[AppServices],
+        workspace_id: FromPath[str],
+    ) -> ShareView:
+        ttl = data.expires_in_s or services.settings.share_default_ttl_s
+        return await services.shares.create(
+            request.user, parse_id(workspace_id), data.port, data.level, ttl, str(request.base_url)
+        )
+
+    @get(
+        "/{workspace_id:str}/shares",
+        summary="The workspace's live shared ports",
+        opt=policy("workspace.read", "workspace"),
+    )
+    async def shares(
+        self, request: Request[Principal, Any, Any], services: NamedDependency[AppServices], workspace_id: FromPath[str]
+    ) -> list[ShareView]:
+        return await services.shares.list(parse_id(workspace_id), str(request.base_url))
+
+    @patch(
+        "/{workspace_id:str}/shares/{share_id:str}",
+        summary="Extend a shared port's lifetime",
+        opt=policy("workspace.share", "workspace"),
+    )
+    async def extend_share(
+        self,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[ShareExtend],
+        services: NamedDependency[AppServices],
+        workspace_id: FromPath[str],
+        share_id: FromPath[str],
+    ) -> ShareView:
+        return await services.shares.extend(
+            request.user, parse_id(workspace_id), share_id, data.expires_in_s, str(request.base_url)
+        )
+
+    @delete(
+        "/{workspace_id:str}/shares/{share_id:str}",
+        summary="Stop sharing a port",
+        opt=policy("workspace.share", "workspace"),
+    )
+    async def revoke_share(
+        self,
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[AppServices],
+        workspace_id: FromPath[str],
+        share_id: FromPath[str],
+    ) -> None:
+        await services.shares.revoke(request.user, parse_id(workspace_id), share_id)
+
+    @get(
+        "/{workspace_id:str}/events",
+        summary="The workspace's events as Server-Sent Events (progress, warnings); resumable with Last-Event-ID",
+        opt=policy("workspace.read", "workspace"),
+    )
+    async def events(
+        self,
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[AppServices],
+        workspace_id: FromPath[str],
+        after: Annotated[int, QueryParameter(ge=0, description="log position to continue after")] = 0,
+    ) -> ServerSentEvent:
+        last = request.headers.get("last-event-id", "")
+        start = int(last) if last.isdigit() else after
+        return ServerSentEvent(
+            feed.stream(services.pool, services.waiter, services.clock, parse_id(workspace_id), start)
+        )
 
     @post(
         "/{workspace_id:str}/activity",

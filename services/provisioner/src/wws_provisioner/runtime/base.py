@@ -76,6 +76,11 @@ class WorkspaceRuntime(Protocol):
         """Where the home volume's files are on this host."""
         ...
 
+    async def container_pid(self, workspace_id: uuid.UUID) -> int | None:
+        """The host pid of the running container's first process (its namespaces are the
+        workspace's); None when it does not run."""
+        ...
+
     async def image_labels(self, image: str) -> dict[str, str]:
         """Labels of ``image`` (pulled if it is not local and not ``localhost/``)."""
         ...

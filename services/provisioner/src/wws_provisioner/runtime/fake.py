@@ -96,6 +96,9 @@ class FakeRuntime:
     async def volume_path(self, workspace_id: uuid.UUID) -> str | None:
         return None
 
+    async def container_pid(self, workspace_id: uuid.UUID) -> int | None:
+        return None  # fake containers have no processes
+
     async def image_labels(self, image: str) -> dict[str, str]:
         if image not in self.image_set:
             raise ImageNotFound(image)

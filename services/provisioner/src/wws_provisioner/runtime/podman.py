@@ -294,6 +294,16 @@ class PodmanRuntime:
 
         return await self._call(work)
 
+    async def container_pid(self, workspace_id: uuid.UUID) -> int | None:
+        def work() -> int | None:
+            ct = self._get(workspace_id)
+            if ct is None:
+                return None
+            pid = int((ct.attrs.get("State") or {}).get("Pid") or 0)
+            return pid or None
+
+        return await self._call(work)
+
     async def image_labels(self, image: str) -> dict[str, str]:
         return await self._call(lambda: self._image_labels(image))
 

@@ -1,0 +1,88 @@
+"""Signing keys for gateway tokens: Ed25519, created once and kept in PostgreSQL so every
+API replica signs with the same key; the public halves are published as a JWKS in NATS KV
+(``wws_gateway``/``keys``), where each host's gateway reads them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+from joserfc import jwt
+from joserfc.jwk import OKPKey
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError
+from nats.js.kv import KeyValue
+
+from wws_events import gateway as g
+from wws_events.gateway import ALGORITHM, ISSUER, TOKEN_TTL_S
+from wws_service.lifecycle import wait_any
+
+log = structlog.get_logger("wws.api.gateway_keys")
+
+
+async def bucket(js: JetStreamContext) -> KeyValue:
+    from nats.js.api import KeyValueConfig, StorageType
+
+    try:
+        return await js.key_value(g.GATEWAY_BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=g.GATEWAY_BUCKET, history=1, storage=StorageType.FILE))
+
+
+class GatewaySigner:
+    def __init__(self, key: OKPKey, public: list[dict[str, Any]]) -> None:
+        self.key = key
+        self.public = public
+
+    @classmethod
+    async def load(cls, pool: asyncpg.Pool) -> GatewaySigner:
+        """The newest key (created on first use; concurrent replicas agree on one)."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('wws-signing-keys', 0))")
+            rows = await conn.fetch("SELECT kid, private_pem FROM wws_signing_keys ORDER BY created_at DESC")
+            if not rows:
+                kid = f"g{time.strftime('%Y%m%d')}-{secrets.token_hex(4)}"
+                key = OKPKey.generate_key("Ed25519", parameters={"kid": kid})
+                await conn.execute(
+                    "INSERT INTO wws_signing_keys (kid, private_pem) VALUES ($1, $2)",
+                    kid,
+                    key.as_pem(private=True).decode(),
+                )
+                rows = await conn.fetch("SELECT kid, private_pem FROM wws_signing_keys ORDER BY created_at DESC")
+        keys = [OKPKey.import_key(r["private_pem"], parameters={"kid": r["kid"]}) for r in rows]
+        return cls(keys[0], [k.as_dict(private=False) for k in keys])
+
+    async def publish(self, js: JetStreamContext) -> None:
+        kv = await bucket(js)
+        await kv.put(g.KEYS_KEY, json.dumps({"keys": self.public}).encode())
+        log.info("gateway.keys_published", kids=[k.get("kid") for k in self.public])
+
+    async def keep_published(self, js: JetStreamContext, stop: asyncio.Event, every_s: float = 300.0) -> None:
+        """Re-publish now and then: a rebuilt NATS must not leave the gateways keyless."""
+        while not stop.is_set():
+            try:
+                await self.publish(js)
+            except Exception:
+                log.exception("gateway.publish_failed")
+            await wait_any(stop, timeout=every_s)
+
+    def mint(self, *, host_id: str, user_id: str, workspace_id: uuid.UUID, scope: str, ttl_s: int = TOKEN_TTL_S) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": host_id,
+            "sub": user_id,
+            "ws": str(workspace_id),
+            "scope": scope,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": secrets.token_hex(8),
+        }
+        header = {"alg": ALGORITHM, "kid": self.key.kid}
+        return jwt.encode(header, claims, self.key, algorithms=[ALGORITHM])
