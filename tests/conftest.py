@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.git",
     "tests.fixtures.idp",
+    "tests.fixtures.netns",
 ]
 
 from wws_service import logging as _wlog  # noqa: E402 - after the environment default above

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.routes import HTTPRoute
+from litestar.routes import HTTPRoute, WebSocketRoute
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
 
 from tests.fixtures.people import Person, denials, organization, person
 from tests.fixtures.services import InProcessApi
@@ -75,11 +77,28 @@ def routes() -> list[tuple[str, str, dict[str, Any]]]:
 ROUTES = routes()
 
 
+def websocket_routes() -> list[tuple[str, dict[str, Any]]]:
+    from tests.fixtures.services import api_settings
+
+    app = create_app(api_settings("postgresql://unused", "nats://unused"))
+    found = []
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute) and str(route.route_handler.fn.__module__).startswith("wws_api"):
+            assert "policy" in route.route_handler.opt, f"{route.path} has no access policy"
+            found.append((route.path, route.route_handler.opt["policy"]))
+    return sorted(found, key=lambda x: x[0])
+
+
+WS_ROUTES = websocket_routes()
+
+
 def test_every_route_declares_a_known_action() -> None:
     known = set(ORG) | set(WORKSPACE) | SELF | INSTANCE_ADMIN_ONLY | EVERYONE
     for method, path, rule in ROUTES:
         if rule["resource"] == "public":
-            assert method == "GET", f"only reads may be public: {method} {path}"
+            # credentials of their own: a share link (its level decides), a signed file link
+            carries_own = path.startswith(("/api/v1/shares/", "/api/v1/file-links/"))
+            assert method == "GET" or carries_own, f"only reads may be public: {method} {path}"
             continue
         assert rule["action"] in known, f"{method} {path}: action {rule['action']!r} has no row in this matrix"
 
@@ -134,6 +153,9 @@ class World:
             "ident": "none",
             "slug": "not-found",
             "share_id": "none",
+            "rest": "x",
+            "port": "8000",
+            "token": "none",
         }
         if "{workspace_id" in path:
             values["workspace_id"] = await self.workspace()
@@ -198,3 +220,36 @@ async def test_authorization_matrix(api: InProcessApi) -> None:
                 )
     assert not failures, f"{len(failures)} of {checked} cells wrong:\n" + "\n".join(failures)
     assert checked >= 8 * 40
+
+
+def test_websocket_routes_are_in_the_matrix_too() -> None:
+    paths = {p for p, _ in WS_ROUTES}
+    assert any(p.endswith("/terminal") for p in paths) and any("/ide" in p for p in paths), paths
+
+
+async def test_websocket_authorization_matrix(api: InProcessApi) -> None:
+    """The IDE's, a port's and the terminal's WebSockets: nobody but those who may use the
+    workspace gets a handshake (the owner here is another member: every actor is refused,
+    and each refusal is in the log)."""
+    world = World(api)
+    await world.build()
+    admin = Person(user_id="admin", login="admin", token="test-admin-token")
+    failures = []
+    for path, rule in WS_ROUTES:
+        if rule["resource"] == "public":
+            continue
+        assert rule["action"] == "workspace.use", path
+        for actor in ACTORS:
+            who = None if actor == "anonymous" else admin if actor == "instance-admin" else world.people[actor]
+            url = api.url.replace("http://", "ws://") + await world.url("GET", path)
+            before = await denials(api, who.user_id) if who else 0
+            try:
+                async with ws_connect(url, additional_headers=who.headers("acme") if who else {}, open_timeout=10):
+                    failures.append(f"{actor:15} WS {path}: handshake accepted")
+                    continue
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+            denied = (await denials(api, who.user_id) if who else 0) > before
+            if status not in (401, 403, 404) or (who is not None and not denied):
+                failures.append(f"{actor:15} WS {path}: got {status}, denial event: {denied}")
+    assert not failures, "\n".join(failures)

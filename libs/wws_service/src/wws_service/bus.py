@@ -120,6 +120,16 @@ async def agent_state_bucket(js: JetStreamContext) -> KeyValue:
         )
 
 
+async def gateway_bucket(js: JetStreamContext) -> KeyValue:
+    """The public keys gateways check the API's tokens with (``wws_events.gateway``)."""
+    from wws_events.gateway import GATEWAY_BUCKET
+
+    try:
+        return await js.key_value(GATEWAY_BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=GATEWAY_BUCKET, history=1, storage=StorageType.FILE))
+
+
 async def publish(
     js: JetStreamContext,
     subject: str,

@@ -154,9 +154,7 @@ def _ours(handler: BaseRouteHandler) -> bool:
 def check_routes(handlers: list[BaseRouteHandler]) -> None:
     """Every route handler of WWS declares a policy (a new route without one fails at start)."""
     missing = [
-        f"{sorted(h.http_methods)} {h.paths}"  # type: ignore[attr-defined]
-        for h in handlers
-        if _ours(h) and "policy" not in h.opt
+        f"{sorted(getattr(h, 'http_methods', []))} {h.paths}" for h in handlers if _ours(h) and "policy" not in h.opt
     ]
     if missing:
         raise RuntimeError(f"routes without an access policy: {missing}")

@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from litestar.routes import HTTPRoute
+from litestar.routes import ASGIRoute, HTTPRoute
 
 from wws_api import __version__, desired, oauth, problems, recorder, relay
 from wws_api.access import check_routes, guard
@@ -29,11 +29,13 @@ from wws_api.identity import IDENTITY, Identity
 from wws_api.login import Login
 from wws_api.orgs import OrgService
 from wws_api.ratelimit import RateLimits
+from wws_api.reach import Reach
 from wws_api.readmodel import ReadModel
 from wws_api.routes.audit import AuditController
 from wws_api.routes.auth import AuthController
 from wws_api.routes.hosts import HostController
 from wws_api.routes.orgs import InvitationController, OrgController
+from wws_api.routes.reach import ROUTES as REACH_ROUTES
 from wws_api.routes.system import health, openapi_json, problem_type
 from wws_api.routes.templates import TemplateController
 from wws_api.routes.users import UserController
@@ -109,6 +111,9 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             await identity.bootstrap()
             accounts = Accounts(identity, keyring)
             stack.push_async_callback(fastpath.drain)
+            signer = await GatewaySigner.load(pool)
+            reach = Reach(pool, registry, signer)
+            stack.push_async_callback(reach.close)
             services = AppServices(
                 settings=settings,
                 clock=clk,
@@ -125,7 +130,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
                 orgs=OrgService(identity, settings),
                 login=Login(identity, accounts, oauth.providers(settings), settings),
                 shares=ShareService(pool, settings, clk, workspaces),
-                gateway=await GatewaySigner.load(pool),
+                gateway=signer,
+                reach=reach,
                 rate_limits=RateLimits(
                     pool, clk, per_min=settings.rate_lifecycle_per_min, burst=settings.rate_lifecycle_burst
                 ),
@@ -185,6 +191,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
             health,
             problem_type,
             openapi_json,
+            *REACH_ROUTES,
         ],
         guards=[guard],
         lifespan=[lifespan],
@@ -222,5 +229,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         debug=False,
         logging_config=None,
     )
-    check_routes([h for route in app.routes if isinstance(route, HTTPRoute) for h in route.route_handlers])
+    check_routes(
+        [h for route in app.routes if isinstance(route, HTTPRoute) for h in route.route_handlers]
+        + [route.route_handler for route in app.routes if isinstance(route, ASGIRoute)]
+    )
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from typing import Any
 
 import msgspec
@@ -30,6 +31,19 @@ SESSION_COOKIE = "wws_session"
 CSRF_HEADER = "x-csrf-token"
 ORG_HEADER = "wws-org"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_PROXIED = re.compile(r"^/api/v1/(workspaces/[^/]+/(ide|ports/\d+)|shares/[^/]+)(/|$)")
+"""Apps behind the proxy (code-server, a dev server) cannot send WWS's CSRF header: their
+cookie-authenticated writes are checked by origin instead."""
+
+
+def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The browser says the request comes from a page of this very host (``Origin``, or
+    ``Sec-Fetch-Site`` when there is no Origin); a request with neither is not a browser's."""
+    origin = connection.headers.get("origin")
+    if origin:
+        host = connection.headers.get("host", "")
+        return origin.split("://", 1)[-1].rstrip("/") == host
+    return connection.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +86,12 @@ class Authenticator(AbstractAuthenticationMiddleware):
         if who is None:
             raise NotAuthorizedException("the credential's user no longer exists")
         subject, login, default_org = who
-        if found.via == "session" and connection.scope.get("method", "GET") not in _SAFE:
+        websocket = str(connection.scope["type"]) == "websocket"
+        if found.via == "session" and (websocket or _PROXIED.match(connection.scope["path"])):
+            # cross-site WebSocket hijacking and proxied-app CSRF: only pages of this host
+            if (websocket or connection.scope.get("method", "GET") not in _SAFE) and not same_origin(connection):
+                raise PermissionDeniedException("cross-origin request refused")
+        elif found.via == "session" and connection.scope.get("method", "GET") not in _SAFE:
             sent = connection.headers.get(CSRF_HEADER, "")
             if not (found.csrf and hmac.compare_digest(sent.encode(), found.csrf.encode())):
                 raise PermissionDeniedException(f"cookie-authenticated writes need the session's {CSRF_HEADER} header")

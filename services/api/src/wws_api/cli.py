@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
+        ws="websockets-sansio",  # refusals answer the handshake with a status (websocket.http.response)
+        ws_max_size=64 * 2**20,
+        ws_ping_interval=None,  # the proxied app keeps its own connection alive
     )
     return 0
 

@@ -16,23 +16,13 @@ import structlog
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError
-from nats.js.kv import KeyValue
 
 from wws_events import gateway as g
 from wws_events.gateway import ALGORITHM, ISSUER, TOKEN_TTL_S
+from wws_service import bus
 from wws_service.lifecycle import wait_any
 
 log = structlog.get_logger("wws.api.gateway_keys")
-
-
-async def bucket(js: JetStreamContext) -> KeyValue:
-    from nats.js.api import KeyValueConfig, StorageType
-
-    try:
-        return await js.key_value(g.GATEWAY_BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(KeyValueConfig(bucket=g.GATEWAY_BUCKET, history=1, storage=StorageType.FILE))
 
 
 class GatewaySigner:
@@ -59,7 +49,7 @@ class GatewaySigner:
         return cls(keys[0], [k.as_dict(private=False) for k in keys])
 
     async def publish(self, js: JetStreamContext) -> None:
-        kv = await bucket(js)
+        kv = await bus.gateway_bucket(js)
         await kv.put(g.KEYS_KEY, json.dumps({"keys": self.public}).encode())
         log.info("gateway.keys_published", kids=[k.get("kid") for k in self.public])
 
@@ -72,12 +62,16 @@ class GatewaySigner:
                 log.exception("gateway.publish_failed")
             await wait_any(stop, timeout=every_s)
 
-    def mint(self, *, host_id: str, user_id: str, workspace_id: uuid.UUID, scope: str, ttl_s: int = TOKEN_TTL_S) -> str:
+    def mint(
+        self, *, host_id: str, subject: str, org_id: str, workspace_id: uuid.UUID, scope: str, ttl_s: int = TOKEN_TTL_S
+    ) -> str:
+        """A token for one proxied request or connection; ``subject`` is ``user:<id>`` or ``share:<id>``."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
             "aud": host_id,
-            "sub": user_id,
+            "sub": subject,
+            "org": org_id,
             "ws": str(workspace_id),
             "scope": scope,
             "iat": now,

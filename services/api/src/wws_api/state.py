@@ -16,6 +16,7 @@ from wws_api.identity import Identity
 from wws_api.login import Login
 from wws_api.orgs import OrgService
 from wws_api.ratelimit import RateLimits
+from wws_api.reach import Reach
 from wws_api.scheduler import Scheduler
 from wws_api.service import WorkspaceService
 from wws_api.settings import ApiSettings
@@ -43,5 +44,6 @@ class AppServices(msgspec.Struct, kw_only=True):
     rate_limits: RateLimits
     shares: ShareService
     gateway: GatewaySigner
+    reach: Reach
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]

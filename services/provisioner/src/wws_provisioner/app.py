@@ -12,6 +12,7 @@ from wws_events.host import HostRegistered
 from wws_provisioner import __version__, heartbeat
 from wws_provisioner.agent import Agent
 from wws_provisioner.emitter import Emitter
+from wws_provisioner.gateway import run as gateway
 from wws_provisioner.hoststate import DevcontainerStore, SecretsClient
 from wws_provisioner.initwatch import InitWatcher
 from wws_provisioner.ports import PortAllocator
@@ -50,7 +51,7 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                     agent_version=__version__,
                     runtime="podman",
                     capacity=cap,
-                    address=settings.address or None,
+                    address=settings.gateway_url(),
                     pool_org=settings.pool_org or None,
                 ),
                 stream_id=f"host-{settings.host_id}",
@@ -113,6 +114,7 @@ async def run(settings: ProvisionerSettings, stop: asyncio.Event, *, clock: Cloc
                     tg.create_task(heartbeat.run(hosts, settings, runtime, cap, clk, __version__, stop))
                     tg.create_task(reconciler())
                     tg.create_task(agent.run(stop, settings.shutdown_grace))
+                    tg.create_task(gateway.run(settings, runtime, emitter, dirs, js, stop))
             finally:
                 await watcher.close()
     finally:

@@ -71,7 +71,7 @@ async def beat_once(
         capacity=cap,
         inventory=inventory,
         images=await runtime.images(),
-        address=settings.address or None,
+        address=settings.gateway_url(),
         pool_org=settings.pool_org or None,
     )
     await kv.put(settings.host_id, encode(beat))

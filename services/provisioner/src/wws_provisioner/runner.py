@@ -234,7 +234,7 @@ class Operations:
         return Result(generation=order.generation, container_id=container_id, image=plan.image, ide_port=ide_port)
 
     async def _ide_port(self, ws: uuid.UUID, order: Bringing) -> int | None:
-        if not order.spec.ide or order.spec.network != "egress":
+        if not self.settings.publish_ide_port or not order.spec.ide or order.spec.network != "egress":
             return None
         try:
             return await self.ports.allocate(ws)

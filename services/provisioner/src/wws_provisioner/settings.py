@@ -43,8 +43,13 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     runtime_dir: str = "/run/wws/workspaces"
     """Per-workspace host directories (init config, secret files, init reports); put it on
     a tmpfs so secrets never reach a disk."""
+    publish_ide_port: bool = False
+    """Also publish each workspace's code-server on a host loopback port from ``ide_ports``
+    (debugging only: every local user of the host can reach it then; the normal way in is
+    the API's authenticated IDE proxy, which needs no published port)."""
     ide_ports: Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}-\d{1,5}$")] = "20000-20999"
-    """Host loopback ports handed to workspace IDEs (each workspace keeps its own)."""
+    """Host loopback ports handed to workspace IDEs when ``publish_ide_port`` is on (each
+    workspace keeps its own)."""
     allow_host_loopback: bool = False
     """Let ``egress`` workspaces reach this host's loopback as ``host.wws.internal`` (for a
     git server on the host; it also exposes every other loopback service to workspaces)."""
@@ -93,3 +98,9 @@ class ProvisionerSettings(CommonSettings, frozen=True, kw_only=True, forbid_unkn
     activity_cpu_ignore: str = r"code-server,wws[-_]init"
     """Comma-separated regular expressions matched (search) against a process's command
     line; matching processes never count as work (the IDE's own helpers, WWS's init)."""
+
+    def gateway_url(self) -> str | None:
+        """The gateway's URL announced to the API (None: no gateway on this host)."""
+        if self.address:
+            return self.address
+        return f"http://{self.gateway_listen}" if self.gateway_listen else None

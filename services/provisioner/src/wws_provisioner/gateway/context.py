@@ -81,9 +81,7 @@ def note_use(activity: ActivitySink, claims: GatewayClaims, source: str) -> None
 
 
 class GatewayContext:
-    def __init__(
-        self, runtime: WorkspaceRuntime, settings: ProvisionerSettings, activity: ActivitySink
-    ) -> None:
+    def __init__(self, runtime: WorkspaceRuntime, settings: ProvisionerSettings, activity: ActivitySink) -> None:
         self.runtime = runtime
         self.settings = settings
         self.host_id = settings.host_id

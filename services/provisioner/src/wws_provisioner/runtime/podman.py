@@ -366,7 +366,11 @@ class PodmanRuntime:
 
     async def volumes(self) -> list[VolumeInfo]:
         def work() -> list[VolumeInfo]:
-            found = self._client.volumes.list(filters=self._label_filters())
+            try:
+                found = self._client.volumes.list(filters=self._label_filters())
+            except podman.errors.APIError:
+                # a volume removed while Podman was listing fails the whole list: ask again
+                found = self._client.volumes.list(filters=self._label_filters())
             out = []
             for vol in found:
                 labels = vol.attrs.get("Labels") or {}

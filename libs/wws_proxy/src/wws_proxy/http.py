@@ -1,0 +1,101 @@
+"""One HTTP request through the proxy: the body streams to the upstream as it arrives, the
+answer streams back as it is produced (a download is never held in memory)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from wws_proxy.headers import passable
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+DROP_REQUEST = (b"host", b"content-length-ignored", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for")
+
+
+class ClientGone(Exception):
+    """The client went away while its request body was still arriving."""
+
+
+async def send_problem(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """RFC 9457 problem details as a raw ASGI HTTP answer."""
+    body = json.dumps({"type": "about:blank", "title": detail, "status": status, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _has_body(scope: Scope) -> bool:
+    names = {k.lower() for k, _ in scope.get("headers", ())}
+    return b"content-length" in names or b"transfer-encoding" in names
+
+
+async def forward_http(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    client: httpx.AsyncClient,
+    url: str,
+    headers: list[tuple[bytes, bytes]],
+    drop: tuple[bytes, ...] = (),
+    response_headers: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None,
+) -> int:
+    """Forward the request of ``scope`` to ``url`` (query string included by the caller),
+    with the client's end-to-end headers minus ``drop`` plus ``headers``. Returns the
+    status sent (502/504 when the upstream could not be reached)."""
+    out = passable(scope.get("headers", ()), drop=(*DROP_REQUEST, *drop)) + headers
+    request = client.build_request(
+        scope["method"], url, headers=out, content=_body(receive) if _has_body(scope) else None
+    )
+    try:
+        response = await client.send(request, stream=True)
+    except ClientGone:
+        return 499
+    except httpx.TimeoutException:
+        await send_problem(send, 504, "the workspace did not answer in time")
+        return 504
+    except httpx.HTTPError as exc:
+        await send_problem(send, 502, f"the workspace cannot be reached: {type(exc).__name__}")
+        return 502
+    try:
+        # the serving end adds its own date and server: passing the upstream's doubles them
+        back = passable(response.headers.raw, drop=(b"date", b"server"))
+        if response_headers is not None:
+            back = response_headers(back)
+        await send({"type": "http.response.start", "status": response.status_code, "headers": back})
+        # raw: the bytes as the upstream sent them (still compressed), matching its headers
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except (httpx.HTTPError, OSError):
+        pass  # the upstream broke off mid-answer; the client sees a truncated body, as it would directly
+    finally:
+        await response.aclose()
+    return response.status_code

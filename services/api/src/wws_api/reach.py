@@ -1,0 +1,160 @@
+"""Reaching a workspace: find the host that runs it, sign a gateway token for this one
+request or connection, and proxy to that host's gateway (``wws_events.gateway``). The
+access guard has already decided *whether*; this decides *where*."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import msgspec
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from wws_api.gatewaykeys import GatewaySigner
+from wws_api.hosts import HostRegistry
+from wws_proxy import deny_websocket, forward_http, forward_ws, forwarded_headers, send_problem
+from wws_proxy.headers import passable
+
+Scope = dict[str, Any]
+
+_WS_DROP = (
+    b"authorization",
+    b"cookie",
+    b"host",
+    b"sec-websocket-key",
+    b"sec-websocket-version",
+    b"sec-websocket-extensions",
+    b"sec-websocket-protocol",
+    b"x-csrf-token",
+)
+
+
+class Unreachable(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    workspace_id: uuid.UUID
+    org_id: str
+    host_id: str
+    address: str
+
+
+class Reach:
+    def __init__(self, pool: Any, registry: HostRegistry, signer: GatewaySigner) -> None:
+        self.pool = pool
+        self.registry = registry
+        self.signer = signer
+        # one keep-alive pool to every gateway: a proxied request costs no new connection
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, read=None), follow_redirects=False, limits=httpx.Limits(max_connections=512)
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def target(self, workspace_id: uuid.UUID) -> Target:
+        row = await self.pool.fetchrow(
+            "SELECT org_id, status, state->>'host_id' AS host_id FROM api_workspaces WHERE workspace_id = $1",
+            workspace_id,
+        )
+        if row is None or row["status"] == "deleted":
+            raise Unreachable(404, "workspace not found")
+        if row["status"] != "running" or not row["host_id"]:
+            raise Unreachable(409, f"the workspace is {row['status']}, not running")
+        beat = self.registry.get(row["host_id"])
+        if beat is None or not self.registry.is_live(row["host_id"]):
+            raise Unreachable(503, f"the workspace's host {row['host_id']} is not reachable now")
+        if not beat.address:
+            raise Unreachable(503, f"the workspace's host {row['host_id']} runs no access gateway")
+        return Target(workspace_id=workspace_id, org_id=row["org_id"], host_id=row["host_id"], address=beat.address)
+
+    def _token(self, t: Target, subject: str, scope_name: str) -> bytes:
+        token = self.signer.mint(
+            host_id=t.host_id, subject=subject, org_id=t.org_id, workspace_id=t.workspace_id, scope=scope_name
+        )
+        return f"Bearer {token}".encode()
+
+    async def http(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        *,
+        workspace_id: uuid.UUID,
+        subject: str,
+        scope_name: str,
+        path: str,
+        client_ip: str | None,
+        response_headers: Any = None,
+    ) -> int:
+        """Forward an HTTP request to ``/w/<workspace>/<path>`` on the workspace's gateway."""
+        try:
+            t = await self.target(workspace_id)
+        except Unreachable as exc:
+            await send_problem(send, exc.status, exc.message)
+            return exc.status
+        query = scope.get("query_string", b"")
+        url = f"{t.address.rstrip('/')}/w/{workspace_id}/{path.lstrip('/')}" + (
+            "?" + query.decode("latin-1") if query else ""
+        )
+        headers = [(b"authorization", self._token(t, subject, scope_name)), *forwarded_headers(scope, client_ip)]
+        # the browser's credentials for WWS stay here: the workspace never sees them
+        return await forward_http(
+            scope,
+            receive,
+            send,
+            client=self.client,
+            url=url,
+            headers=headers,
+            drop=(b"authorization", b"cookie", b"x-csrf-token"),
+            response_headers=response_headers,
+        )
+
+    async def websocket(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        *,
+        workspace_id: uuid.UUID,
+        subject: str,
+        scope_name: str,
+        path: str,
+        client_ip: str | None,
+        on_client_frame: Any = None,
+    ) -> None:
+        try:
+            t = await self.target(workspace_id)
+        except Unreachable as exc:
+            await receive()
+            await deny_websocket(scope, send, exc.status, exc.message)
+            return
+        query = scope.get("query_string", b"")
+        base = t.address.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        url = f"{base}/w/{workspace_id}/{path.lstrip('/')}" + ("?" + query.decode("latin-1") if query else "")
+        forwarded = forwarded_headers(scope, client_ip)
+        drop = (*_WS_DROP, *(k for k, _ in forwarded))
+        extra = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in [*passable(scope.get("headers", ()), drop=drop), *forwarded]
+        ]
+        extra.append(("Authorization", self._token(t, subject, scope_name).decode()))
+
+        async def connect() -> ClientConnection:
+            return await ws_connect(
+                url,
+                additional_headers=extra,
+                subprotocols=scope.get("subprotocols") or None,
+                compression=None,
+                max_size=None,
+                ping_interval=None,
+                open_timeout=15,
+            )
+
+        await forward_ws(scope, receive, send, connect=connect, on_client_frame=on_client_frame)
