@@ -218,6 +218,19 @@ class Term:
             await self.next(left)
         return found
 
+    async def size_becomes(self, size: str, tries: int = 20) -> bool:
+        """The shell sees ``size`` ("rows cols") soon: podman passes a new size on to the
+        container through its API, after input already sent may have run."""
+        for _ in range(tries):
+            seen = len(self.output)
+            await self.run("echo size=$(stty size).")
+            while not (found := re.search(r"size=(\d+ \d+)\.", self.output[seen:])):
+                await self.next()
+            if found.group(1) == size:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
     async def shell_pid(self) -> int:
         await self.run("echo pid=$$.")
         return int((await self.until(r"pid=(\d+)\.")).group(1))
@@ -262,11 +275,9 @@ async def test_a_command_runs_and_its_output_comes_back(gw: Gateway) -> None:
 async def test_the_size_is_set_at_the_start_and_on_resize(gw: Gateway) -> None:
     term = await gw.open(cols=100, rows=30)
     await term.session()
-    await term.run("stty size")
-    await term.until(r"\n30 100\r\n")
+    assert await term.size_becomes("30 100")
     await term.conn.send(json.dumps({"type": "resize", "cols": 132, "rows": 43}))
-    await term.run("stty size")
-    await term.until(r"\n43 132\r\n")
+    assert await term.size_becomes("43 132")
 
 
 async def test_the_exit_of_the_shell_ends_the_session_with_its_code(gw: Gateway) -> None:

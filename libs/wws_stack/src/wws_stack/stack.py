@@ -254,7 +254,7 @@ class Stack:
             return
         ws = body if "id" in body else body.get("workspace", {})
         self.demo_id = ws.get("id")
-        self.demo_ide_port = ws.get("ide_port")
+        self.demo_ide = bool(ws.get("ide"))
         say(f"demo workspace {ws.get('id')} is {ws.get('status')}")
 
     def _print_help(self, env: dict[str, str]) -> None:
@@ -270,11 +270,13 @@ class Stack:
         ]
         if demo:
             lines += [
-                f"  shell         podman exec -it wws-{demo} zsh",
+                f"  IDE           {url}/api/v1/workspaces/{demo}/ide/   (log in with the browser link first)",
+                f"  terminal      WS {url.replace('http', 'ws', 1)}/api/v1/workspaces/{demo}/terminal   (or: podman exec -it wws-{demo} zsh)",
+                f'  exec          curl -s -H "Authorization: Bearer $WWS_TOKEN" -H "Content-Type: application/json" -d \'{{"argv":["uname","-a"]}}\' {url}/api/v1/workspaces/{demo}/exec',
                 *(
-                    [f"  IDE           http://127.0.0.1:{self.demo_ide_port}/   (this host's loopback only)"]
-                    if getattr(self, "demo_ide_port", None)
-                    else []
+                    []
+                    if getattr(self, "demo_ide", False)
+                    else ["  (the demo workspace has no IDE: its template has ide off)"]
                 ),
                 f"  stop          curl -s -X POST -H \"Authorization: Bearer $WWS_TOKEN\" '{url}/api/v1/workspaces/{demo}/stop?wait=stopped'",
             ]

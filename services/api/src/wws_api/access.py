@@ -38,6 +38,9 @@ LIFECYCLE: frozenset[str] = frozenset(
 )
 
 
+WORKSPACE_ROW = "wws_workspace_row"
+
+
 def policy(action: Action | None, resource: ResourceKind) -> dict[str, Any]:
     """The ``opt`` of a route: what it does, to what (``public``: no authentication)."""
     return {"policy": {"action": action, "resource": resource}}
@@ -74,11 +77,14 @@ async def _resource(
     except ValueError:
         raise errors.NotFound("workspace", raw) from None
     row = await services.pool.fetchrow(
-        "SELECT org_id, owner_id, state->'grants' AS grants FROM api_workspaces WHERE workspace_id = $1 AND status <> 'deleted'",
+        """SELECT org_id, owner_id, state->'grants' AS grants, status, state->>'host_id' AS host_id
+           FROM api_workspaces WHERE workspace_id = $1 AND status <> 'deleted'""",
         ws,
     )
     if row is None:
         raise errors.NotFound("workspace", raw)
+    # the proxy routes need where it runs: one read serves both
+    connection.scope[WORKSPACE_ROW] = row  # type: ignore[literal-required]
     grants = msgspec.json.decode(row["grants"]) if row["grants"] else {}
     return Resource(type="workspace", org_id=row["org_id"], id=raw, owner_id=row["owner_id"], grants=grants)
 

@@ -207,7 +207,8 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         },
         middleware=[DefineMiddleware(Authenticator, exclude=["^/api/v1/schema"])],
         exception_handlers={Exception: problems.handle},
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        # a span per body chunk or WebSocket frame would flood traces (and cost per frame on the proxy)
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig(exclude_spans=["receive", "send"]))],
         openapi_config=OpenAPIConfig(
             title="WWS API",
             version=__version__,

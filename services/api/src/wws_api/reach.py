@@ -4,6 +4,7 @@ access guard has already decided *whether*; this decides *where*."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -12,8 +13,10 @@ import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from wws_api.access import WORKSPACE_ROW
 from wws_api.gatewaykeys import GatewaySigner
 from wws_api.hosts import HostRegistry
+from wws_events.gateway import TOKEN_TTL_S
 from wws_proxy import deny_websocket, forward_http, forward_ws, forwarded_headers, send_problem
 from wws_proxy.headers import passable
 
@@ -50,6 +53,7 @@ class Reach:
         self.pool = pool
         self.registry = registry
         self.signer = signer
+        self._tokens: dict[tuple[str, str, str, uuid.UUID, str], tuple[bytes, float]] = {}
         # one keep-alive pool to every gateway: a proxied request costs no new connection
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, read=None), follow_redirects=False, limits=httpx.Limits(max_connections=512)
@@ -58,11 +62,13 @@ class Reach:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def target(self, workspace_id: uuid.UUID) -> Target:
-        row = await self.pool.fetchrow(
-            "SELECT org_id, status, state->>'host_id' AS host_id FROM api_workspaces WHERE workspace_id = $1",
-            workspace_id,
-        )
+    async def target(self, workspace_id: uuid.UUID, row: Any = None) -> Target:
+        """Where the workspace runs (``row``: its read-model row, when the caller has it)."""
+        if row is None:
+            row = await self.pool.fetchrow(
+                "SELECT org_id, status, state->>'host_id' AS host_id FROM api_workspaces WHERE workspace_id = $1",
+                workspace_id,
+            )
         if row is None or row["status"] == "deleted":
             raise Unreachable(404, "workspace not found")
         if row["status"] != "running" or not row["host_id"]:
@@ -75,10 +81,22 @@ class Reach:
         return Target(workspace_id=workspace_id, org_id=row["org_id"], host_id=row["host_id"], address=beat.address)
 
     def _token(self, t: Target, subject: str, scope_name: str) -> bytes:
+        """A gateway token for this request; one minted for the same user, workspace, host
+        and scope is reused for the first half of its life (an IDE page loads dozens of
+        assets: one signature, and one check at the gateway, instead of one each)."""
+        key = (t.host_id, subject, t.org_id, t.workspace_id, scope_name)
+        now = time.time()
+        cached = self._tokens.get(key)
+        if cached is not None and cached[1] - now > TOKEN_TTL_S / 2:
+            return cached[0]
         token = self.signer.mint(
             host_id=t.host_id, subject=subject, org_id=t.org_id, workspace_id=t.workspace_id, scope=scope_name
         )
-        return f"Bearer {token}".encode()
+        value = f"Bearer {token}".encode()
+        if len(self._tokens) > 10_000:
+            self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
+        self._tokens[key] = (value, now + TOKEN_TTL_S)
+        return value
 
     async def http(
         self,
@@ -95,7 +113,7 @@ class Reach:
     ) -> int:
         """Forward an HTTP request to ``/w/<workspace>/<path>`` on the workspace's gateway."""
         try:
-            t = await self.target(workspace_id)
+            t = await self.target(workspace_id, scope.get(WORKSPACE_ROW))
         except Unreachable as exc:
             await send_problem(send, exc.status, exc.message)
             return exc.status
@@ -130,7 +148,7 @@ class Reach:
         on_client_frame: Any = None,
     ) -> None:
         try:
-            t = await self.target(workspace_id)
+            t = await self.target(workspace_id, scope.get(WORKSPACE_ROW))
         except Unreachable as exc:
             await receive()
             await deny_websocket(scope, send, exc.status, exc.message)

@@ -4,6 +4,7 @@ workspace is on this host. The server's auth middleware puts the claims in the A
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,15 +81,43 @@ def note_use(activity: ActivitySink, claims: GatewayClaims, source: str) -> None
         activity.note(claims.ws, claims.org, source)
 
 
+def _started(pid: int) -> str | None:
+    """The process's start time (field 22 of its stat): with the pid, it names one process
+    for good (a pid can be reused, a (pid, start time) pair cannot)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
 class GatewayContext:
+    LOCATE_TTL_S = 10.0
+    """How long a running workspace's location is trusted without asking Podman again (its
+    init process is checked every time: a stop or restart is noticed at once)."""
+
     def __init__(self, runtime: WorkspaceRuntime, settings: ProvisionerSettings, activity: ActivitySink) -> None:
         self.runtime = runtime
         self.settings = settings
         self.host_id = settings.host_id
         self.activity = activity
+        self._located: dict[uuid.UUID, tuple[float, str, WorkspaceRef]] = {}
 
     async def locate(self, workspace_id: uuid.UUID, *, need_running: bool = True) -> WorkspaceRef:
-        """The workspace on this host (404 when it is not here, 409 when it must run and does not)."""
+        """The workspace on this host (404 when it is not here, 409 when it must run and does
+        not). Every proxied request asks, so a running workspace's answer is kept a few
+        seconds: three Podman API calls would cost milliseconds per request."""
+        cached = self._located.get(workspace_id)
+        if cached is not None:
+            at, started, ref = cached
+            if time.monotonic() - at < self.LOCATE_TTL_S and ref.pid is not None and _started(ref.pid) == started:
+                return ref
+            self._located.pop(workspace_id, None)
+        ref = await self._ask(workspace_id, need_running=need_running)
+        if ref.pid is not None and (first := _started(ref.pid)) is not None:
+            self._located[workspace_id] = (time.monotonic(), first, ref)
+        return ref
+
+    async def _ask(self, workspace_id: uuid.UUID, *, need_running: bool) -> WorkspaceRef:
         info = await self.runtime.describe(workspace_id)
         if info is None:
             raise GatewayError(404, "no such workspace on this host")

@@ -16,7 +16,9 @@ host's ``/proc``, among the processes of the container's pid namespace; a kill s
 those and their descendants (catching children started with a cleaned environment while
 their parent lives). A process that both dropped the mark and lost its marked parent
 (``env -i setsid ...`` followed by the parent's exit) escapes, as it would escape any
-session-based kill. The terminal uses the same mark to hang up its shell."""
+session-based kill. Reading another user's ``/proc/<pid>/environ`` takes root, which the
+agent is (from inside the container it would take CAP_SYS_PTRACE, which workspaces lack).
+The terminal uses the same mark to hang up its shell."""
 
 from __future__ import annotations
 
@@ -164,7 +166,7 @@ def check_request(req: ExecRequest, max_timeout_s: float) -> None:
     if req.cwd is not None and (not req.cwd or "\0" in req.cwd):
         raise _fail("cwd must be a non-empty path")
     for name, value in req.env.items():
-        if not ENV_NAME.fullmatch(name):
+        if not ENV_NAME.fullmatch(name) or name == MARK_VAR:
             raise _fail(f"bad environment variable name {name[:64]!r}")
         if any(c in value for c in "\n\r\0"):
             raise _fail(f"the value of {name} may not contain a line break or NUL")
@@ -344,28 +346,36 @@ async def stream_chunks(run: ExecRun, req: ExecRequest) -> AsyncIterator[ExecChu
     """Output as it comes, then the exit line (exit_code None: killed at the timeout)."""
     queue: asyncio.Queue[ExecChunk] = asyncio.Queue(STREAM_QUEUE)
     feeder = asyncio.ensure_future(run.feed(req.stdin))
-    pumps = asyncio.gather(_pump(run.proc.stdout, "stdout", queue), _pump(run.proc.stderr, "stderr", queue))
+    pumps = [
+        asyncio.ensure_future(_pump(run.proc.stdout, "stdout", queue)),
+        asyncio.ensure_future(_pump(run.proc.stderr, "stderr", queue)),
+    ]
     deadline = time.monotonic() + req.timeout_s
     getter: asyncio.Future[ExecChunk] | None = None
     code: int | None = None
+
+    def pumping() -> bool:
+        return not all(p.done() for p in pumps)
+
     try:
-        while not (pumps.done() and queue.empty()):
+        while pumping() or not queue.empty():
             getter = asyncio.ensure_future(queue.get())
-            waiting: set[asyncio.Future[Any]] = {getter, pumps}
+            waiting: set[asyncio.Future[Any]] = {getter, *pumps}
             await asyncio.wait(waiting, timeout=deadline - time.monotonic(), return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 yield getter.result()
                 continue
             getter.cancel()
-            if not pumps.done():
-                break  # the deadline
+            if pumping() and time.monotonic() >= deadline:
+                break
         else:
-            pumps.result()
+            for pump in pumps:
+                pump.result()
             code = await asyncio.wait_for(run.proc.wait(), max(deadline - time.monotonic(), 0.001))
     except TimeoutError:
         pass
     finally:
-        for task in (getter, feeder, pumps):
+        for task in (getter, feeder, *pumps):
             if task is not None:
                 task.cancel()
     if code is None:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import httpx
-from litestar import Router, WebSocket, route, websocket
 from litestar.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -56,17 +57,6 @@ class Upstreams:
             await self.forget(pid)
 
 
-def _target(scope: dict[str, Any], prefix: str) -> str:
-    """The upstream path: what follows ``prefix`` as sent (percent-encoding kept), and the query."""
-    raw = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    at = raw.find(prefix)
-    path = raw[at + len(prefix) :] if at >= 0 else "/"
-    if not path.startswith("/"):
-        path = "/" + path
-    query = scope.get("query_string", b"")
-    return path + ("?" + query.decode("latin-1") if query else "")
-
-
 async def _locate(
     ctx: GatewayContext, scope: dict[str, Any], workspace_id: uuid.UUID, scope_name: str
 ) -> tuple[GatewayClaims, int]:
@@ -78,63 +68,43 @@ async def _locate(
     return claims, ref.pid
 
 
-def _http(
-    ctx: GatewayContext,
-    upstreams: Upstreams,
-    workspace_id: uuid.UUID,
-    port: int,
-    scope_name: str,
-    source: str,
-    prefix: str,
-) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        raw: dict[str, Any] = dict(scope)
-        try:
-            claims, pid = await _locate(ctx, raw, workspace_id, scope_name)
-        except GatewayError as exc:
-            await send_problem(send, exc.status, exc.message)  # type: ignore[arg-type]
-            return
-        host = header(raw, b"x-forwarded-host") or header(raw, b"host") or "localhost"
-        note_use(ctx.activity, claims, source)
-        await forward_http(
-            raw,
-            receive,
-            send,  # type: ignore[arg-type]
-            client=upstreams.client(pid),
-            url=f"http://127.0.0.1:{port}{_target(raw, prefix)}",
-            headers=[(b"host", host.encode("latin-1"))],
-            drop=(b"authorization",),
-        )
-
-    return app
-
-
-async def _ws(
-    ctx: GatewayContext,
-    socket: WebSocket[Any, Any, Any],
-    workspace_id: uuid.UUID,
-    port: int,
-    scope_name: str,
-    source: str,
-    prefix: str,
+async def proxy_http(
+    ctx: GatewayContext, upstreams: Upstreams, raw: dict[str, Any], receive: Any, send: Any, target: Target
 ) -> None:
-    raw: dict[str, Any] = dict(socket.scope)
     try:
-        claims, pid = await _locate(ctx, raw, workspace_id, scope_name)
+        claims, pid = await _locate(ctx, raw, target.workspace_id, target.scope_name)
     except GatewayError as exc:
-        await socket.receive()
-        await deny_websocket(raw, socket.send, exc.status, exc.message)  # type: ignore[arg-type]
+        await send_problem(send, exc.status, exc.message)
         return
     host = header(raw, b"x-forwarded-host") or header(raw, b"host") or "localhost"
-    target = _target(raw, prefix)
+    note_use(ctx.activity, claims, target.source)
+    await forward_http(
+        raw,
+        receive,
+        send,
+        client=upstreams.client(pid),
+        url=f"http://127.0.0.1:{target.port}{target.path}",
+        headers=[(b"host", host.encode("latin-1"))],
+        drop=(b"authorization",),
+    )
+
+
+async def proxy_ws(ctx: GatewayContext, raw: dict[str, Any], receive: Any, send: Any, target: Target) -> None:
+    try:
+        claims, pid = await _locate(ctx, raw, target.workspace_id, target.scope_name)
+    except GatewayError as exc:
+        await receive()
+        await deny_websocket(raw, send, exc.status, exc.message)
+        return
+    host = header(raw, b"x-forwarded-host") or header(raw, b"host") or "localhost"
 
     async def connect() -> ClientConnection:
-        sock = await netns.connect(pid, port)
+        sock = await netns.connect(pid, target.port)
         extra = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in passable(raw.get("headers", ()), drop=_WS_DROP)]
         # the URI's host is only the Host header (the socket is already connected): the
         # original host, so code-server's Origin check compares like with like
         return await ws_connect(
-            f"ws://{host}{target}",
+            f"ws://{host}{target.path}",
             sock=sock,
             additional_headers=extra,
             subprotocols=raw.get("subprotocols") or None,
@@ -146,9 +116,9 @@ async def _ws(
 
     def frame(data: str | bytes) -> None:
         if counts_as_work(data):
-            note_use(ctx.activity, claims, source)
+            note_use(ctx.activity, claims, target.source)
 
-    await forward_ws(raw, socket.receive, socket.send, connect=connect, on_client_frame=frame)  # type: ignore[arg-type]
+    await forward_ws(raw, receive, send, connect=connect, on_client_frame=frame)
 
 
 _WS_DROP = (
@@ -159,44 +129,53 @@ _WS_DROP = (
     b"sec-websocket-extensions",
     b"sec-websocket-protocol",
 )
-_METHODS: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]] = [
-    "GET",
-    "POST",
-    "PUT",
-    "PATCH",
-    "DELETE",
-    "HEAD",
-    "OPTIONS",
-]
-IDE = "/w/{workspace_id:uuid}/ide"
-PORT = "/w/{workspace_id:uuid}/port/{port:int}"
+_ROUTE = re.compile(r"^/w/([0-9a-fA-F-]{36})/(ide|port/(\d{1,5}))(?=/|$)")
 
 
-def _port(number: int) -> int:
-    if not PORT_MIN <= number <= PORT_MAX:
-        raise GatewayError(400, "port must be 1-65535")
-    return number
+class Target(NamedTuple):
+    workspace_id: uuid.UUID
+    port: int
+    scope_name: str
+    source: str
+    path: str
+    """Upstream path and query, as the client sent them (percent-encoding kept)."""
 
 
-def forward_router(ctx: GatewayContext, upstreams: Upstreams) -> Router:
-    # HTTP handlers answer with a raw ASGI app (Litestar calls it with the request's own
-    # scope, receive and send): bodies stream through, nothing is buffered
-    @route([IDE, f"{IDE}/{{rest:path}}"], http_method=_METHODS)
-    async def ide(workspace_id: uuid.UUID) -> ASGIApp:
-        return _http(ctx, upstreams, workspace_id, IDE_CONTAINER_PORT, "ide", "ide", f"/w/{workspace_id}/ide")
+def target_of(scope: dict[str, Any]) -> Target | None:
+    """``/w/<id>/ide/…`` → code-server; ``/w/<id>/port/<n>/…`` → port n. None: not a proxy path."""
+    raw = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    found = _ROUTE.match(raw)
+    if found is None:
+        return None
+    try:
+        workspace_id = uuid.UUID(found.group(1))
+    except ValueError:
+        return None
+    port = int(found.group(3)) if found.group(3) else IDE_CONTAINER_PORT
+    if not PORT_MIN <= port <= PORT_MAX:
+        return None
+    rest = raw[found.end() :] or "/"
+    query = scope.get("query_string", b"")
+    kind = ("ide", "ide") if found.group(2) == "ide" else (f"port:{port}", "port")
+    return Target(workspace_id, port, kind[0], kind[1], rest + ("?" + query.decode("latin-1") if query else ""))
 
-    @websocket([IDE, f"{IDE}/{{rest:path}}"])
-    async def ide_socket(socket: WebSocket[Any, Any, Any], workspace_id: uuid.UUID) -> None:
-        await _ws(ctx, socket, workspace_id, IDE_CONTAINER_PORT, "ide", "ide", f"/w/{workspace_id}/ide")
 
-    @route([PORT, f"{PORT}/{{rest:path}}"], http_method=_METHODS)
-    async def port(workspace_id: uuid.UUID, port: int) -> ASGIApp:
-        return _http(
-            ctx, upstreams, workspace_id, _port(port), f"port:{port}", "port", f"/w/{workspace_id}/port/{port}"
-        )
+def fast_path(ctx: GatewayContext, upstreams: Upstreams) -> Callable[[ASGIApp], ASGIApp]:
+    """The IDE and ports, straight from the ASGI scope to the proxy: the hottest path of the
+    gateway skips the web framework's routing (every IDE asset and frame goes this way).
+    Everything else falls through to the app."""
 
-    @websocket([PORT, f"{PORT}/{{rest:path}}"])
-    async def port_socket(socket: WebSocket[Any, Any, Any], workspace_id: uuid.UUID, port: int) -> None:
-        await _ws(ctx, socket, workspace_id, _port(port), f"port:{port}", "port", f"/w/{workspace_id}/port/{port}")
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+            raw: dict[str, Any] = scope  # type: ignore[assignment]
+            target = target_of(raw) if raw["type"] in ("http", "websocket") else None
+            if target is None:
+                await app(scope, receive, send)
+            elif raw["type"] == "http":
+                await proxy_http(ctx, upstreams, raw, receive, send, target)
+            else:
+                await proxy_ws(ctx, raw, receive, send, target)
 
-    return Router(path="/", route_handlers=[ide, ide_socket, port, port_socket])
+        return dispatch
+
+    return wrap

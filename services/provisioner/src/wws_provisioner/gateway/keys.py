@@ -26,11 +26,28 @@ class TokenVerifier:
     def __init__(self, host_id: str) -> None:
         self.host_id = host_id
         self.keys: KeySet | None = None
+        self._checked: dict[str, GatewayClaims] = {}
 
     def load(self, jwks: bytes) -> None:
         self.keys = KeySet.import_key_set(msgspec.json.decode(jwks))
+        self._checked.clear()  # a key removed from the set must stop working at once
 
     def verify(self, token: str) -> GatewayClaims:
+        """The claims of a valid token. A token already checked is not checked again
+        (the API reuses a token for a while): its expiry is."""
+        found = self._checked.get(token)
+        if found is not None:
+            if found.exp + LEEWAY_S < time.time():
+                raise GatewayError(401, "the gateway token has expired")
+            return found
+        claims = self._verify(token)
+        if len(self._checked) > 10_000:
+            now = time.time()
+            self._checked = {k: v for k, v in self._checked.items() if v.exp + LEEWAY_S >= now}
+        self._checked[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> GatewayClaims:
         if self.keys is None:
             raise GatewayError(503, "the gateway has no keys from the API yet")
         try:

@@ -12,7 +12,7 @@ from wws_provisioner.gateway.activity import ActivityRecorder, CpuWatcher
 from wws_provisioner.gateway.context import GatewayContext
 from wws_provisioner.gateway.exec import exec_router
 from wws_provisioner.gateway.files import files_router
-from wws_provisioner.gateway.forward import Upstreams, forward_router
+from wws_provisioner.gateway.forward import Upstreams, fast_path
 from wws_provisioner.gateway.keys import TokenVerifier
 from wws_provisioner.gateway.metrics import MetricsSampler, metrics_router
 from wws_provisioner.gateway.server import build_app, serve
@@ -40,12 +40,12 @@ async def run(
     app = build_app(
         verifier,
         [
-            forward_router(ctx, upstreams),
             terminal_router(ctx, sessions),
             exec_router(ctx),
             files_router(ctx),
             metrics_router(ctx, sampler),
         ],
+        inner=fast_path(ctx, upstreams),
     )
     try:
         async with asyncio.TaskGroup() as tg:

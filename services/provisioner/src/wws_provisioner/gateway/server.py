@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -36,7 +36,9 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def build_app(verifier: TokenVerifier, routers: Sequence[Router]) -> ASGIApp:
+def build_app(
+    verifier: TokenVerifier, routers: Sequence[Router], inner: Callable[[ASGIApp], ASGIApp] | None = None
+) -> ASGIApp:
     """The gateway's ASGI app: the token check wraps everything, so even a path nobody
     serves says 401 rather than telling an unauthenticated caller what exists."""
 
@@ -51,7 +53,8 @@ def build_app(verifier: TokenVerifier, routers: Sequence[Router]) -> ASGIApp:
         logging_config=None,
         openapi_config=None,
     )
-    wrapped: ASGIApp = token_middleware(verifier)(app)
+    # the token check first, then (``inner``) the proxy's fast path, then the app's routes
+    wrapped: ASGIApp = token_middleware(verifier)(inner(app) if inner else app)
     return wrapped
 
 

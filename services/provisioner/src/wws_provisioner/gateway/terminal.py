@@ -219,6 +219,7 @@ class Terminal:
         self._proc: asyncio.subprocess.Process | None = None
         self._client: _Client | None = None
         self._reading = False
+        self._sized = False
         self._exiting = False
         self._eof = asyncio.Event()
         self._done = asyncio.Event()
@@ -368,6 +369,11 @@ class Terminal:
             self._pause()
             self._eof.set()
             return
+        if not self._sized:
+            # podman sizes the exec's terminal as it starts it and that can be lost in a
+            # race; once the shell prints, the session surely runs: size it again
+            self._sized = True
+            self._signal_winch()
         self.ring.append(data)
         client = self._client
         if client is None:
@@ -411,9 +417,14 @@ class Terminal:
         if self._fd < 0 or self._proc is None:
             return
         self._set_size(self._fd, cols, rows)
-        # podman has no controlling terminal here, so the kernel does not tell it
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._proc.pid, signal.SIGWINCH)
+        self._signal_winch()
+
+    def _signal_winch(self) -> None:
+        # podman has no controlling terminal here, so the kernel does not tell it of a new
+        # size; it reads the size of its side of the PTY on SIGWINCH and passes it on
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, signal.SIGWINCH)
 
     @staticmethod
     def _set_size(fd: int, cols: int, rows: int) -> None:
@@ -525,9 +536,11 @@ async def _receive_input(
         except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
             await socket.close(CLOSE_BAD_MESSAGE, _reason(f"bad message: {exc}"))
             return
+        if client.kicked is not None:
+            return  # taken over: the shell is the new connection's
         if isinstance(message, TerminalIn):
             note_use(activity, client.claims, "terminal")
-            await term.write(message.data.encode())
+            await term.write(message.data.encode(errors="replace"))
         elif isinstance(message, TerminalResize):
             if not (1 <= message.cols <= MAX_SIDE and 1 <= message.rows <= MAX_SIDE):
                 await socket.close(CLOSE_BAD_MESSAGE, f"cols and rows must be 1-{MAX_SIDE}")
