@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.routes import ASGIRoute, HTTPRoute
 
-from wws_api import __version__, desired, oauth, problems, recorder, relay
+from wws_api import __version__, desired, oauth, problems, recorder, relay, subdomains
 from wws_api.access import check_routes, guard
 from wws_api.accounts import Accounts
 from wws_api.auth import Authenticator
@@ -234,4 +234,6 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         [h for route in app.routes if isinstance(route, HTTPRoute) for h in route.route_handlers]
         + [route.route_handler for route in app.routes if isinstance(route, ASGIRoute)]
     )
+    if settings.wildcard_domain:
+        app.asgi_handler = subdomains.routing(app.asgi_handler, settings.wildcard_domain)
     return app

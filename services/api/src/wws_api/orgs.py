@@ -310,14 +310,14 @@ class OrgService:
         )
         users = {
             r["owner_id"]: UsageTotals(
-                since=since, workspace_hours=round(float(r["hours"]), 4), cpu_hours=round(float(r["cpu_hours"]), 4)
+                since=since, workspace_hours=round(float(r["hours"]), 6), cpu_hours=round(float(r["cpu_hours"]), 6)
             )
             for r in rows
         }
         total = UsageTotals(
             since=since,
-            workspace_hours=round(sum(u.workspace_hours for u in users.values()), 4),
-            cpu_hours=round(sum(u.cpu_hours for u in users.values()), 4),
+            workspace_hours=round(sum(u.workspace_hours for u in users.values()), 6),
+            cpu_hours=round(sum(u.cpu_hours for u in users.values()), 6),
         )
         return total, users
 

@@ -27,6 +27,12 @@ class ApiSettings(CommonSettings, frozen=True, kw_only=True, forbid_unknown_fiel
     """Who may create organizations: instance admins only, or every user."""
     session_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 12 * 3600.0
     """Lifetime of a browser session."""
+    wildcard_domain: str = ""
+    """Also reach workspace apps by subdomain: ``ide--<workspace id>.<domain>`` and
+    ``<port>--<workspace id>.<domain>`` (needs a wildcard DNS record and certificate, and
+    ``cookie_domain`` set to ``<domain>``'s parent so the session reaches them). Empty: path-based only."""
+    cookie_domain: str = ""
+    """Domain attribute of the session cookie (empty: the API's host only)."""
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     """Mark the session cookie Secure (auto: when the public URL is https)."""
     token_max_ttl_s: Annotated[int, msgspec.Meta(gt=0)] = 366 * 86400

@@ -28,7 +28,14 @@ def _cookie(settings: ApiSettings, request: Request[Any, Any, Any], value: str, 
         settings.cookie_secure == "auto" and (settings.public_url or str(request.base_url)).startswith("https:")
     )
     return Cookie(
-        key=SESSION_COOKIE, value=value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=secure
+        key=SESSION_COOKIE,
+        value=value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        domain=settings.cookie_domain or None,
     )
 
 

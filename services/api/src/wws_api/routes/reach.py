@@ -24,7 +24,7 @@ from wws_api import errors, filelinks
 from wws_api.access import PUBLIC, policy
 from wws_api.auth import Principal
 from wws_api.reach import Reach
-from wws_authz import Action, Resource, authorize
+from wws_authz import Resource, authorize
 from wws_proxy import deny_websocket, send_problem
 
 HTTP_METHODS: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE"]] = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -286,6 +286,9 @@ async def _share_target(
     )
     if ws is None:
         return None, "404"
+    if row["level"] == "org":
+        # any member of the workspace's organization, whatever their role
+        return (row, None) if ws["org_id"] in who.subject.roles else (None, "404")
     resource = Resource(
         type="workspace",
         org_id=ws["org_id"],
@@ -293,9 +296,8 @@ async def _share_target(
         owner_id=ws["owner_id"],
         grants=msgspec.json.decode(ws["grants"]) if ws["grants"] else {},
     )
-    # org: any member of the workspace's organization; owner: those who may use it
-    action: Action = "workspace.read" if row["level"] == "org" else "workspace.use"
-    if not authorize(who.subject, action, resource).allowed:
+    # owner: those who may use the workspace (its owner, use/manage grantees, org admins)
+    if not authorize(who.subject, "workspace.use", resource).allowed:
         return None, "404"
     return row, None
 
