@@ -159,7 +159,8 @@ def test_terminal_exec_files_metrics_and_shares_through_the_api(process_stack: P
         assert r.status_code == 403, r.text
         # a signed link downloads without any other credential
         link = api.post(f"{base}/file-links", json={"path": "data/blob.bin"}).json()
-        assert httpx.get(link["url"]).content == payload
+        got = httpx.get(link["url"])
+        assert got.content == payload, got.text[:300]
         assert httpx.put(link["url"], content=b"x").status_code == 405
         # metrics
         m = api.get(f"{base}/metrics").json()

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpcore
 
 from wws_proxy.headers import passable
 
@@ -56,46 +56,55 @@ def _has_body(scope: Scope) -> bool:
     return b"content-length" in names or b"transfer-encoding" in names
 
 
+TIMEOUTS = {"connect": 30.0, "read": None, "write": 30.0, "pool": 30.0}
+"""No read timeout: a proxied response may stream for as long as its app wants (a log tail,
+a download); the client going away ends it."""
+
+
 async def forward_http(
     scope: Scope,
     receive: Receive,
     send: Send,
     *,
-    client: httpx.AsyncClient,
+    pool: httpcore.AsyncConnectionPool,
     url: str,
     headers: list[tuple[bytes, bytes]],
     drop: tuple[bytes, ...] = (),
     response_headers: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None,
 ) -> int:
     """Forward the request of ``scope`` to ``url`` (query string included by the caller),
-    with the client's end-to-end headers minus ``drop`` plus ``headers``. Returns the
-    status sent (502/504 when the upstream could not be reached)."""
+    with the client's end-to-end headers minus ``drop`` plus ``headers``, over a keep-alive
+    connection of ``pool`` (httpcore: a proxy needs no request/response models on top).
+    Returns the status sent (502/504 when the upstream could not be reached)."""
     out = passable(scope.get("headers", ()), drop=(*DROP_REQUEST, *drop)) + headers
-    request = client.build_request(
-        scope["method"], url, headers=out, content=_body(receive) if _has_body(scope) else None
-    )
+    if _has_body(scope) and not any(k.lower() == b"content-length" for k, _ in out):
+        out.append((b"transfer-encoding", b"chunked"))
     try:
-        response = await client.send(request, stream=True)
+        async with pool.stream(
+            scope["method"].encode(),
+            url,
+            headers=out,
+            content=_body(receive) if _has_body(scope) else None,
+            extensions={"timeout": TIMEOUTS},
+        ) as response:
+            back = passable(response.headers, drop=(b"date", b"server"))
+            # the serving end adds its own date and server: passing the upstream's doubles them
+            if response_headers is not None:
+                back = response_headers(back)
+            await send({"type": "http.response.start", "status": response.status, "headers": back})
+            status = response.status
+            try:
+                async for chunk in response.aiter_stream():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except (httpcore.ReadError, httpcore.RemoteProtocolError, OSError):
+                pass  # the upstream broke off mid-answer: the client sees a truncated body, as it would directly
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return status
     except ClientGone:
         return 499
-    except httpx.TimeoutException:
+    except httpcore.TimeoutException:
         await send_problem(send, 504, "the workspace did not answer in time")
         return 504
-    except httpx.HTTPError as exc:
+    except (httpcore.ConnectError, httpcore.NetworkError, httpcore.ProtocolError, OSError) as exc:
         await send_problem(send, 502, f"the workspace cannot be reached: {type(exc).__name__}")
         return 502
-    try:
-        # the serving end adds its own date and server: passing the upstream's doubles them
-        back = passable(response.headers.raw, drop=(b"date", b"server"))
-        if response_headers is not None:
-            back = response_headers(back)
-        await send({"type": "http.response.start", "status": response.status_code, "headers": back})
-        # raw: the bytes as the upstream sent them (still compressed), matching its headers
-        async for chunk in response.aiter_raw():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except (httpx.HTTPError, OSError):
-        pass  # the upstream broke off mid-answer; the client sees a truncated body, as it would directly
-    finally:
-        await response.aclose()
-    return response.status_code

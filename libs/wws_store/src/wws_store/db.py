@@ -22,9 +22,18 @@ Executor = Conn | asyncpg.Pool
 MIGRATION_LOCK = 0x5757_0001  # any constant shared by every WWS process
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool. WWS keeps no session state
+    on pooled connections (advisory locks and settings are transaction-scoped, LISTEN has
+    connections of its own), so asyncpg's default reset (UNLISTEN, RESET ALL, unlock all,
+    CLOSE ALL) would only cost a round trip after every query."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 @asynccontextmanager
 async def pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
+    p = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60, reset=_reset)
     try:
         yield p
     finally:

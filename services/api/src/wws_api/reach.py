@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-import httpx
+import httpcore
 import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -55,12 +55,12 @@ class Reach:
         self.signer = signer
         self._tokens: dict[tuple[str, str, str, uuid.UUID, str], tuple[bytes, float]] = {}
         # one keep-alive pool to every gateway: a proxied request costs no new connection
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, read=None), follow_redirects=False, limits=httpx.Limits(max_connections=512)
+        self.upstream = httpcore.AsyncConnectionPool(
+            max_connections=512, keepalive_expiry=30.0, http1=True, http2=False
         )
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.upstream.aclose()
 
     async def target(self, workspace_id: uuid.UUID, row: Any = None) -> Target:
         """Where the workspace runs (``row``: its read-model row, when the caller has it)."""
@@ -127,7 +127,7 @@ class Reach:
             scope,
             receive,
             send,
-            client=self.client,
+            pool=self.upstream,
             url=url,
             headers=headers,
             drop=(b"authorization", b"cookie", b"x-csrf-token"),

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import httpx
+import httpcore
 from litestar.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -33,27 +33,24 @@ def counts_as_work(data: str | bytes) -> bool:
 
 
 class Upstreams:
-    """One keep-alive HTTP client per running container (its namespace is its init pid)."""
+    """One keep-alive connection pool per running container (its namespace is its init pid)."""
 
     def __init__(self) -> None:
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._pools: dict[int, httpcore.AsyncConnectionPool] = {}
 
-    def client(self, pid: int) -> httpx.AsyncClient:
-        found = self._clients.get(pid)
+    def pool(self, pid: int) -> httpcore.AsyncConnectionPool:
+        found = self._pools.get(pid)
         if found is None:
-            found = httpx.AsyncClient(
-                transport=netns.NetnsTransport(pid), timeout=httpx.Timeout(30.0, read=None), follow_redirects=False
-            )
-            self._clients[pid] = found
+            found = self._pools[pid] = netns.pool(pid)
         return found
 
     async def forget(self, pid: int) -> None:
-        client = self._clients.pop(pid, None)
-        if client is not None:
-            await client.aclose()
+        found = self._pools.pop(pid, None)
+        if found is not None:
+            await found.aclose()
 
     async def close(self) -> None:
-        for pid in list(self._clients):
+        for pid in list(self._pools):
             await self.forget(pid)
 
 
@@ -82,7 +79,7 @@ async def proxy_http(
         raw,
         receive,
         send,
-        client=upstreams.client(pid),
+        pool=upstreams.pool(pid),
         url=f"http://127.0.0.1:{target.port}{target.path}",
         headers=[(b"host", host.encode("latin-1"))],
         drop=(b"authorization",),

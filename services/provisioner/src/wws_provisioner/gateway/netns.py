@@ -80,6 +80,8 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
+            if timeout is None:
+                return await self._reader.read(max_bytes)
             return await asyncio.wait_for(self._reader.read(max_bytes), timeout)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc)) from exc
@@ -91,7 +93,9 @@ class _Stream(httpcore.AsyncNetworkStream):
             return
         try:
             self._writer.write(buffer)
-            await asyncio.wait_for(self._writer.drain(), timeout)
+            if self._writer.transport.get_write_buffer_size() > 0:
+                # only a full socket needs waiting for (a wait_for costs a task per write)
+                await asyncio.wait_for(self._writer.drain(), timeout)
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc)) from exc
         except OSError as exc:
@@ -136,6 +140,17 @@ class _Backend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+def pool(namespace: str | int, max_connections: int = 32) -> httpcore.AsyncConnectionPool:
+    """Keep-alive HTTP/1.1 connections made in a network namespace (see ``NetnsTransport``)."""
+    return httpcore.AsyncConnectionPool(
+        network_backend=_Backend(namespace, fixed_host=isinstance(namespace, int)),
+        max_connections=max_connections,
+        keepalive_expiry=30.0,
+        http1=True,
+        http2=False,
+    )
+
+
 class NetnsTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections (kept alive in a pool) are made in a network
     namespace: to 127.0.0.1 in a process's (``pid``: whatever host the URL names, because
@@ -144,10 +159,4 @@ class NetnsTransport(httpx.AsyncHTTPTransport):
     def __init__(self, namespace: str | int, max_connections: int = 32) -> None:
         super().__init__()
         # httpx has no public knob for httpcore's network backend; the pool is the seam
-        self._pool = httpcore.AsyncConnectionPool(
-            network_backend=_Backend(namespace, fixed_host=isinstance(namespace, int)),
-            max_connections=max_connections,
-            keepalive_expiry=30.0,
-            http1=True,
-            http2=False,
-        )
+        self._pool = pool(namespace, max_connections)
