@@ -103,3 +103,31 @@ async def test_the_gateway_refuses_requests_without_a_valid_token(pg_pool: async
     finally:
         stop.set()
         await server
+
+
+async def test_a_rotated_key_reaches_the_gateway_before_it_signs(pg_pool: asyncpg.Pool, js: JetStreamContext) -> None:
+    signer = await GatewaySigner.load(pg_pool)
+    verifier = TokenVerifier("h1")
+    stop = asyncio.Event()
+    publisher = asyncio.create_task(signer.keep_published(js, stop, pg_pool, every_s=0.2))
+    follower = await _follow(verifier, js, stop)
+    try:
+        old_kid, old_token = signer.key.kid, _mint(signer)
+        new_kid = await GatewaySigner.rotate(pg_pool)
+        for _ in range(100):
+            if signer.key.kid == new_kid:
+                break
+            await asyncio.sleep(0.05)
+        assert signer.key.kid == new_kid and signer.key.kid != old_kid
+        assert verifier.verify(_mint(signer)).ws == WS  # the new key was published first
+        assert verifier.verify(old_token).ws == WS  # tokens of the old key still pass until it retires
+        assert await GatewaySigner.retire(pg_pool) == [old_kid]
+        for _ in range(100):
+            if verifier.keys is not None and [k.kid for k in verifier.keys.keys] == [new_kid]:
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(GatewayError):
+            verifier.verify(old_token)
+    finally:
+        stop.set()
+        await asyncio.gather(publisher, follower)

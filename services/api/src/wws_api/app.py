@@ -158,7 +158,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
 
             spawn("hosts", lambda: registry.run(js, stop))
             spawn("control", lambda: desired.serve(pool, nc, keyring, accounts, stop))
-            spawn("gateway_keys", lambda: services.gateway.keep_published(js, stop))
+            spawn("gateway_keys", lambda: services.gateway.keep_published(js, stop, pool))
             if settings.run_workers:
                 spawn("relay", lambda: relay.run(pool, js, settings.database_url, stop, batch=settings.relay_batch))
                 spawn("recorder", lambda: recorder.run(pool, js, stop, batch=settings.recorder_batch))

@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from wws_api.app import create_app
+from wws_api.gatewaykeys import GatewaySigner
 from wws_api.readmodel import ReadModel
 from wws_api.settings import ApiSettings
 from wws_service import logging as wlog
@@ -84,6 +85,18 @@ async def _login_link(settings: ApiSettings, user: str) -> str:
     return f"{base}/api/v1/auth/bootstrap?token={secret}"
 
 
+async def _gateway_keys(dsn: str, action: str) -> list[str]:
+    async with db.pool(dsn, max_size=1) as pool:
+        if action == "rotate":
+            kid = await GatewaySigner.rotate(pool)
+            return [
+                f"new signing key {kid}: every API replica signs with it within a minute; retire the old ones after"
+            ]
+        if action == "retire":
+            return [f"retired {kid}" for kid in await GatewaySigner.retire(pool)] or ["nothing to retire"]
+        return [f"{kid}  {created}" for kid, created in await GatewaySigner.listing(pool)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wws-api", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -95,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     link.add_argument("--user", default="admin", help="user id (default: the first owner)")
     sec = sub.add_parser("secrets", help="secret-key rotation: generate-key, rewrap")
     sec.add_argument("action", choices=["generate-key", "rewrap"])
+    keys = sub.add_parser("gateway-keys", help="gateway token signing keys: list, rotate, retire")
+    keys.add_argument("action", choices=["list", "rotate", "retire"])
     args = parser.parse_args(argv)
     if args.cmd == "secrets" and args.action == "generate-key":
         print(Keyring.generate_spec(time.strftime("k%Y%m%d")))  # a key id that sorts by date
@@ -109,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "secrets":
         return _secrets(args.action, settings)
+    if args.cmd == "gateway-keys":
+        for line in asyncio.run(_gateway_keys(settings.database_url, args.action)):
+            print(line)
+        return 0
     if args.cmd == "login-link":
         print(asyncio.run(_login_link(settings, args.user)))
         return 0

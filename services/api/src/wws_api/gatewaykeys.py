@@ -48,16 +48,48 @@ class GatewaySigner:
         keys = [OKPKey.import_key(r["private_pem"], parameters={"kid": r["kid"]}) for r in rows]
         return cls(keys[0], [k.as_dict(private=False) for k in keys])
 
+    @staticmethod
+    async def rotate(pool: asyncpg.Pool) -> str:
+        """A new signing key; API replicas sign with it from their next start, gateways
+        accept both until the old ones are retired."""
+        kid = f"g{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
+        key = OKPKey.generate_key("Ed25519", parameters={"kid": kid})
+        await pool.execute(
+            "INSERT INTO wws_signing_keys (kid, private_pem) VALUES ($1, $2)", kid, key.as_pem(private=True).decode()
+        )
+        return kid
+
+    @staticmethod
+    async def retire(pool: asyncpg.Pool) -> list[str]:
+        """Every key but the newest (run once every API replica signs with the newest)."""
+        rows = await pool.fetch(
+            """DELETE FROM wws_signing_keys WHERE kid <> (SELECT kid FROM wws_signing_keys ORDER BY created_at DESC LIMIT 1)
+               RETURNING kid"""
+        )
+        return [r["kid"] for r in rows]
+
+    @staticmethod
+    async def listing(pool: asyncpg.Pool) -> list[tuple[str, str]]:
+        rows = await pool.fetch("SELECT kid, created_at FROM wws_signing_keys ORDER BY created_at DESC")
+        return [(r["kid"], r["created_at"].isoformat()) for r in rows]
+
     async def publish(self, js: JetStreamContext) -> None:
         kv = await bus.gateway_bucket(js)
         await kv.put(g.KEYS_KEY, json.dumps({"keys": self.public}).encode())
         log.info("gateway.keys_published", kids=[k.get("kid") for k in self.public])
 
-    async def keep_published(self, js: JetStreamContext, stop: asyncio.Event, every_s: float = 300.0) -> None:
-        """Re-publish now and then: a rebuilt NATS must not leave the gateways keyless."""
+    async def keep_published(
+        self, js: JetStreamContext, stop: asyncio.Event, pool: asyncpg.Pool | None = None, every_s: float = 60.0
+    ) -> None:
+        """Re-read the keys and re-publish now and then: a rotated key reaches the gateways
+        first and is signed with after (within ``every_s``, on every replica, no restart);
+        a retired one leaves the set; a rebuilt NATS is not left keyless."""
         while not stop.is_set():
             try:
+                fresh = await GatewaySigner.load(pool) if pool is not None else self
+                self.public = fresh.public
                 await self.publish(js)
+                self.key = fresh.key
             except Exception:
                 log.exception("gateway.publish_failed")
             await wait_any(stop, timeout=every_s)
