@@ -24,7 +24,7 @@ from tests.fixtures.services import AUTH, ProcessStack
 from tests.timeouts import eventually_sync
 
 pytestmark = pytest.mark.e2e
-IDLE_S = 24
+IDLE_S = 30
 WARN_S = 10
 
 
