@@ -270,14 +270,13 @@ class Stack:
         ]
         if demo:
             lines += [
-                f"  IDE           {url}/api/v1/workspaces/{demo}/ide/   (log in with the browser link first)",
+                *(
+                    [f"  IDE           {url}/api/v1/workspaces/{demo}/ide/   (log in with the browser link first)"]
+                    if getattr(self, "demo_ide", False)
+                    else []
+                ),
                 f"  terminal      WS {url.replace('http', 'ws', 1)}/api/v1/workspaces/{demo}/terminal   (or: podman exec -it wws-{demo} zsh)",
                 f'  exec          curl -s -H "Authorization: Bearer $WWS_TOKEN" -H "Content-Type: application/json" -d \'{{"argv":["uname","-a"]}}\' {url}/api/v1/workspaces/{demo}/exec',
-                *(
-                    []
-                    if getattr(self, "demo_ide", False)
-                    else ["  (the demo workspace has no IDE: its template has ide off)"]
-                ),
                 f"  stop          curl -s -X POST -H \"Authorization: Bearer $WWS_TOKEN\" '{url}/api/v1/workspaces/{demo}/stop?wait=stopped'",
             ]
         lines += [

@@ -27,6 +27,7 @@ class TokenVerifier:
         self.host_id = host_id
         self.keys: KeySet | None = None
         self._checked: dict[str, GatewayClaims] = {}
+        self._raw = b""
 
     def load(self, jwks: bytes) -> None:
         self.keys = KeySet.import_key_set(msgspec.json.decode(jwks))
@@ -82,8 +83,10 @@ class TokenVerifier:
                             entry = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]
                         except TimeoutError:
                             continue
-                        if entry is not None and entry.value:
+                        # the API re-publishes every minute: only a changed set is news
+                        if entry is not None and entry.value and entry.value != self._raw:
                             self.load(entry.value)
+                            self._raw = entry.value
                             log.info("gateway.keys_loaded", kids=[k.kid for k in self.keys.keys] if self.keys else [])
                 finally:
                     await watcher.stop()  # type: ignore[no-untyped-call]
