@@ -207,8 +207,17 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> Litestar
         },
         middleware=[DefineMiddleware(Authenticator, exclude=["^/api/v1/schema"])],
         exception_handlers={Exception: problems.handle},
-        # a span per body chunk or WebSocket frame would flood traces (and cost per frame on the proxy)
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig(exclude_spans=["receive", "send"]))],
+        # a span per body chunk or WebSocket frame would flood traces (and cost per frame on
+        # the proxy); so would a span per asset of an app behind it (a workbench load is
+        # dozens): the apps' own traffic is not traced, everything WWS does is
+        plugins=[
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(
+                    exclude_spans=["receive", "send"],
+                    exclude=[r"^/api/v1/workspaces/[^/]+/(ide|ports/\d+)(/|$)", r"^/api/v1/shares/"],
+                )
+            )
+        ],
         openapi_config=OpenAPIConfig(
             title="WWS API",
             version=__version__,
