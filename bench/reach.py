@@ -161,8 +161,8 @@ def main() -> None:
             s.bind(("127.0.0.1", 0))
             gw = s.getsockname()[1]
         bench = Bench(Path(tmp), 0, extra_env={"WWS_PROVISIONER_GATEWAY_LISTEN": f"127.0.0.1:{gw}"})
-        bench.start()
         try:
+            bench.start()
             with bench.http() as c:
                 r = c.post(
                     "/api/v1/workspaces?wait=running",
