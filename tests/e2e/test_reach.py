@@ -141,6 +141,18 @@ def test_terminal_exec_files_metrics_and_shares_through_the_api(process_stack: P
         assert r.status_code == 200, r.text
         assert r.json()["exit_code"] == 3 and r.json()["stdout"] == "in-put" and r.json()["stderr"] == "err\n"
         assert api.post(f"{base}/exec", json={"argv": []}).status_code == 400
+        # a caller that leaves ends its command (through the API and the gateway)
+        with pytest.raises(httpx.ReadTimeout):
+            api.post(
+                f"{base}/exec", json={"argv": ["sh", "-c", "touch ~/started-37; sleep 37"], "timeout_s": 300}, timeout=2
+            )
+
+        def sleeping() -> str:
+            ps = ["podman", "exec", f"wws-{ws}", "ps", "-eo", "args"]
+            return subprocess.run(ps, capture_output=True, text=True, check=True).stdout
+
+        assert eventually_sync(lambda: "sleep 37" not in sleeping() or None, timeout=15, what="command killed")
+        assert api.get(f"{base}/files/stat", params={"path": "started-37"}).status_code == 200  # it did run
         # files: upload, download byte-identical, escapes refused
         payload = os.urandom(3 * 2**20 + 7)
         r = api.put(f"{base}/files/content", params={"path": "data/blob.bin"}, content=payload)

@@ -3,6 +3,8 @@ answer streams back as it is produced (a download is never held in memory)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -39,7 +41,7 @@ async def send_problem(send: Send, status: int, detail: str, headers: list[tuple
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
+async def _body(receive: Receive, done: asyncio.Event) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -48,7 +50,15 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
         if chunk:
             yield chunk
         if not message.get("more_body", False):
+            done.set()
             return
+
+
+async def _gone(receive: Receive, body_done: asyncio.Event) -> None:
+    """Returns when the client disconnects (listening only once its body is all read)."""
+    await body_done.wait()
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _has_body(scope: Scope) -> bool:
@@ -77,16 +87,43 @@ async def forward_http(
     connection of ``pool`` (httpcore: a proxy needs no request/response models on top).
     Returns the status sent (502/504 when the upstream could not be reached)."""
     out = passable(scope.get("headers", ()), drop=(*DROP_REQUEST, *drop)) + headers
-    if _has_body(scope) and not any(k.lower() == b"content-length" for k, _ in out):
-        out.append((b"transfer-encoding", b"chunked"))
+    body_done = asyncio.Event()
+    if _has_body(scope):
+        if not any(k.lower() == b"content-length" for k, _ in out):
+            out.append((b"transfer-encoding", b"chunked"))
+        content: AsyncIterator[bytes] | None = _body(receive, body_done)
+    else:
+        content = None
+        body_done.set()
+    exchange = asyncio.ensure_future(
+        _exchange(send, pool, scope["method"].encode(), url, out, content, response_headers)
+    )
+    watcher = asyncio.ensure_future(_gone(receive, body_done))
+    # a client that leaves ends the upstream request too (a long poll, a stream, an exec
+    # waiting for its command): the far end sees the connection close
+    await asyncio.wait({exchange, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if exchange.done():
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        return exchange.result()
+    exchange.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await exchange
+    return 499
+
+
+async def _exchange(
+    send: Send,
+    pool: httpcore.AsyncConnectionPool,
+    method: bytes,
+    url: str,
+    out: list[tuple[bytes, bytes]],
+    content: AsyncIterator[bytes] | None,
+    response_headers: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None,
+) -> int:
     try:
-        async with pool.stream(
-            scope["method"].encode(),
-            url,
-            headers=out,
-            content=_body(receive) if _has_body(scope) else None,
-            extensions={"timeout": TIMEOUTS},
-        ) as response:
+        async with pool.stream(method, url, headers=out, content=content, extensions={"timeout": TIMEOUTS}) as response:
             back = passable(response.headers, drop=(b"date", b"server"))
             # the serving end adds its own date and server: passing the upstream's doubles them
             if response_headers is not None:

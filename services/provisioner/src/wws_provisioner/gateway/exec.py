@@ -399,6 +399,12 @@ async def _ndjson(reaper: _Reaper, start: Callable[[], Awaitable[ExecRun]], req:
 # ---------------------------------------------------------------- route
 
 
+async def _disconnected(request: Req) -> None:
+    """Returns when the client disconnects (its body is read: what comes next is the end)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def exec_router(ctx: GatewayContext) -> Router:
     settings = ctx.settings
     cap = settings.exec_max_output_kb * 1024
@@ -423,10 +429,17 @@ def exec_router(ctx: GatewayContext) -> Router:
         if req.stream:
             return Stream(_ndjson(reaper, start, req), media_type=NDJSON)
         run = await start()
+        collect = asyncio.ensure_future(run_collected(run, req, cap))
+        gone = asyncio.ensure_future(_disconnected(request))
         try:
-            result = await run_collected(run, req, cap)
+            # the caller leaving ends the command (it would run on to its timeout unseen)
+            await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not collect.done():
+                collect.cancel()
+                raise GatewayError(499, "the client went away; the command was killed")
+            return Response(msgspec.json.encode(collect.result()), media_type="application/json")
         finally:
+            gone.cancel()
             reaper.finish(run)
-        return Response(msgspec.json.encode(result), media_type="application/json")
 
     return Router(path="/", route_handlers=[run_exec])
