@@ -3,6 +3,8 @@ the live ones (API read model, reaper, audit)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -60,6 +62,7 @@ async def _live(api: InProcessApi) -> bool:
 async def test_rebuild_from_zero_equals_the_live_tables(api: InProcessApi, proj: Projection) -> None:
     await _busy_history(api)
     pool = api.services.pool
+    await _quiet(pool)
     await projection.catch_up(pool, proj)
     head = await pool.fetchval("SELECT max(global_position) FROM wws_events")
     await eventually(lambda: _caught_up(pool, proj.name, head))
@@ -69,6 +72,22 @@ async def test_rebuild_from_zero_equals_the_live_tables(api: InProcessApi, proj:
     await projection.rebuild(pool, proj)
     assert await projection.checkpoint(pool, proj.name) == head
     assert await _dump(pool, proj.name) == live
+
+
+async def _quiet(pool: asyncpg.Pool, still_s: float = 1.5, at_most_s: float = 20.0) -> None:
+    """Until the log stops growing: the host leaving at the end of the history is recorded
+    a moment later (the supervisor sees its heartbeat go), and must not land between the
+    head read here and the rebuild."""
+    last, since = None, asyncio.get_running_loop().time()
+    deadline = since + at_most_s
+    while asyncio.get_running_loop().time() < deadline:
+        head = await pool.fetchval("SELECT max(global_position) FROM wws_events")
+        now = asyncio.get_running_loop().time()
+        if head != last:
+            last, since = head, now
+        elif now - since >= still_s:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _caught_up(pool: asyncpg.Pool, name: str, head: int) -> bool:
