@@ -13,26 +13,21 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar
-from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tests.fixtures.podman import remove_host_resources
-from tests.fixtures.services import free_port
-from tests.integration.workspace_containers import podman, start_workspace
+from tests.fixtures.services import serve_asgi
+from tests.integration.workspace_containers import HostOf, Notes, Workspace, running_workspace, with_claims
 from tests.timeouts import WAIT_MEDIUM, WAIT_SHORT, eventually
 from wws_events.gateway import ISSUER, GatewayClaims
-from wws_provisioner.gateway.context import CLAIMS_KEY, GatewayContext, GatewayError, WorkspaceRef, problem_response
+from wws_provisioner.gateway.context import GatewayError, problem_response
 from wws_provisioner.gateway.exec import exec_router
-from wws_provisioner.runtime.base import container_name
-from wws_provisioner.runtime.fake import FakeRuntime
 from wws_provisioner.settings import ProvisionerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -41,71 +36,28 @@ ORG = "org-exec"
 PROBLEM = "application/problem+json"
 
 
-class Notes:
-    def __init__(self) -> None:
-        self.seen: list[tuple[uuid.UUID, str, str]] = []
-
-    def note(self, workspace_id: uuid.UUID, org_id: str, source: str) -> None:
-        self.seen.append((workspace_id, org_id, source))
-
-
-@dataclass
-class Workspace:
-    id: uuid.UUID
-    url: str
-    pid: int
-
-    @property
-    def container(self) -> str:
-        return container_name(self.id)
-
-    def ps(self) -> str:
-        return podman(self.url, "exec", self.container, "ps", "-eo", "pid,args")
-
-
-class HostOf(GatewayContext):
-    def __init__(self, ws: Workspace, settings: ProvisionerSettings, activity: Notes) -> None:
-        super().__init__(FakeRuntime(), settings, activity)
-        self.ws = ws
-
-    async def locate(self, workspace_id: uuid.UUID, *, need_running: bool = True) -> WorkspaceRef:
-        if workspace_id != self.ws.id:
-            raise GatewayError(404, "no such workspace on this host")
-        return WorkspaceRef(
-            workspace_id=workspace_id, container=self.ws.container, running=True, pid=self.ws.pid, home=None
+def exec_claims(ws: uuid.UUID) -> Callable[[dict[bytes, bytes]], GatewayClaims]:
+    def claims(headers: dict[bytes, bytes]) -> GatewayClaims:
+        return GatewayClaims(
+            iss=ISSUER,
+            aud="test-host",
+            sub="user:alice",
+            org=ORG,
+            ws=ws,
+            scope=headers.get(b"x-scope", b"exec").decode(),
+            iat=0,
+            exp=2**40,
+            jti=uuid.uuid4().hex,
         )
 
-
-def with_claims(app: ASGIApp, ws: uuid.UUID) -> ASGIApp:
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            scope[CLAIMS_KEY] = GatewayClaims(  # type: ignore[literal-required]
-                iss=ISSUER,
-                aud="test-host",
-                sub="user:alice",
-                org=ORG,
-                ws=ws,
-                scope=headers.get(b"x-scope", b"exec").decode(),
-                iat=0,
-                exp=2**40,
-                jti=uuid.uuid4().hex,
-            )
-        await app(scope, receive, send)
-
-    return asgi
+    return claims
 
 
 @pytest.fixture(scope="module")
 def workspace(podman_socket: str, base_image: str) -> Iterator[Workspace]:
     """One running workspace container for the module."""
-    host = f"t-{uuid.uuid4().hex[:10]}"
-    try:
-        ws = start_workspace(podman_socket, host, base_image, cpus=1.0)
-        pid = int(podman(podman_socket, "inspect", "--format", "{{.State.Pid}}", container_name(ws)).strip())
-        yield Workspace(id=ws, url=podman_socket, pid=pid)
-    finally:
-        remove_host_resources(host)
+    with running_workspace(podman_socket, base_image) as ws:
+        yield ws
 
 
 @dataclass
@@ -133,26 +85,11 @@ async def serve(ws: Workspace, runtime_dir: Path, **overrides: Any) -> AsyncIter
     app = Litestar(
         route_handlers=[exec_router(HostOf(ws, settings, notes))], exception_handlers={GatewayError: problem_response}
     )
-    port = free_port()
-    config = uvicorn.Config(
-        with_claims(app, ws.id), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _started(server, task), timeout=WAIT_SHORT, what="uvicorn started")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield Gateway(client=client, ws=ws, notes=notes, runtime_dir=runtime_dir)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-
-
-async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
-    if task.done():
-        task.result()
-        raise AssertionError("uvicorn exited during start-up")
-    return bool(server.started)
+    async with (
+        serve_asgi(with_claims(app, exec_claims(ws.id))) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+    ):
+        yield Gateway(client=client, ws=ws, notes=notes, runtime_dir=runtime_dir)
 
 
 @pytest.fixture

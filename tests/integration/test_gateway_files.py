@@ -5,7 +5,6 @@ The auth middleware is replaced by one that hands the handlers the claims a test
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
@@ -18,15 +17,13 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 from litestar import Litestar
-from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tests.fixtures.services import free_port
-from tests.timeouts import WAIT_MEDIUM, eventually
+from tests.fixtures.services import serve_asgi
+from tests.integration.workspace_containers import Notes, with_claims
+from tests.timeouts import WAIT_MEDIUM
 from wws_events.gateway import ISSUER, GatewayClaims
 from wws_provisioner.gateway.context import (
-    CLAIMS_KEY,
     GatewayContext,
     GatewayError,
     WorkspaceRef,
@@ -44,16 +41,6 @@ WS = uuid.uuid4()
 HOST = "test-host"
 PROBLEM = "application/problem+json"
 MiB = 1024 * 1024
-
-
-class Notes:
-    """An ActivitySink that remembers."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[uuid.UUID, str, str]] = []
-
-    def note(self, workspace_id: uuid.UUID, org_id: str, source: str) -> None:
-        self.seen.append((workspace_id, org_id, source))
 
 
 class OneWorkspace(GatewayContext):
@@ -86,15 +73,6 @@ class Gateway:
         return f"/w/{WS}/files{route}"
 
 
-def with_claims(app: ASGIApp, gw: list[Gateway]) -> ASGIApp:
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[CLAIMS_KEY] = gw[0].claims  # type: ignore[literal-required]
-        await app(scope, receive, send)
-
-    return asgi
-
-
 @contextlib.asynccontextmanager
 async def serve(home: Path | None, *, max_upload_mb: int = 1024) -> AsyncIterator[Gateway]:
     notes = Notes()
@@ -104,27 +82,14 @@ async def serve(home: Path | None, *, max_upload_mb: int = 1024) -> AsyncIterato
         exception_handlers={GatewayError: problem_response},
     )
     holder: list[Gateway] = []
-    port = free_port()
-    config = uvicorn.Config(
-        with_claims(app, holder), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _started(server, task), timeout=WAIT_MEDIUM, what="uvicorn started")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            holder.append(Gateway(client=client, home=home or Path("/nonexistent"), notes=notes, claims=claims()))
-            yield holder[0]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-
-
-async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
-    if task.done():
-        task.result()
-        raise AssertionError("uvicorn exited during start-up")
-    return bool(server.started)
+    # a test may change the claims of its gateway between requests
+    app_with_claims = with_claims(app, lambda headers: holder[0].claims if holder else None)
+    async with (
+        serve_asgi(app_with_claims, start_timeout=WAIT_MEDIUM) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        holder.append(Gateway(client=client, home=home or Path("/nonexistent"), notes=notes, claims=claims()))
+        yield holder[0]
 
 
 @pytest.fixture

@@ -12,15 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar
-from litestar.types import ASGIApp, Receive, Scope, Send
 
-from tests.fixtures.services import free_port
-from tests.integration.workspace_containers import podman, start_workspace
+from tests.fixtures.services import serve_asgi
+from tests.integration.workspace_containers import podman, start_workspace, with_claims
 from tests.timeouts import WAIT_MEDIUM, WAIT_SHORT, eventually
 from wws_events.gateway import GatewayClaims
-from wws_provisioner.gateway.context import CLAIMS_KEY, GatewayContext, GatewayError, problem_response
+from wws_provisioner.gateway.context import GatewayContext, GatewayError, problem_response
 from wws_provisioner.gateway.metrics import MetricsSampler, metrics_router
 from wws_provisioner.runtime.podman import PodmanRuntime
 from wws_provisioner.settings import ProvisionerSettings
@@ -48,27 +46,22 @@ class NoActivity:
         raise AssertionError("looking at metrics is not activity")
 
 
-def claims_from_headers(app: ASGIApp) -> ASGIApp:
-    """Stands in for the gateway's token check: the claims come from test headers."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        if scope["type"] == "http" and b"x-ws" in headers:
-            now = int(time.time())
-            scope[CLAIMS_KEY] = GatewayClaims(  # type: ignore[literal-required]
-                iss="wws-api",
-                aud="test",
-                sub="user:tester",
-                org=ORG,
-                ws=uuid.UUID(headers[b"x-ws"].decode()),
-                scope=headers.get(b"x-scope", b"metrics").decode(),
-                iat=now,
-                exp=now + 60,
-                jti=uuid.uuid4().hex,
-            )
-        await app(scope, receive, send)
-
-    return middleware
+def claims_from_headers(headers: dict[bytes, bytes]) -> GatewayClaims | None:
+    """The claims a test chose (``x-ws``, ``x-scope``); none without ``x-ws``."""
+    if b"x-ws" not in headers:
+        return None
+    now = int(time.time())
+    return GatewayClaims(
+        iss="wws-api",
+        aud="test",
+        sub="user:tester",
+        org=ORG,
+        ws=uuid.UUID(headers[b"x-ws"].decode()),
+        scope=headers.get(b"x-scope", b"metrics").decode(),
+        iat=now,
+        exp=now + 60,
+        jti=uuid.uuid4().hex,
+    )
 
 
 @pytest.fixture
@@ -91,28 +84,12 @@ def sampler(runtime: PodmanRuntime) -> Iterator[MetricsSampler]:
 @contextlib.asynccontextmanager
 async def serve(runtime: PodmanRuntime, sampler: MetricsSampler) -> AsyncIterator[httpx.AsyncClient]:
     ctx = GatewayContext(runtime, ProvisionerSettings(host_id=runtime.host_id), NoActivity())
-    app = Litestar(
-        route_handlers=[metrics_router(ctx, sampler)],
-        middleware=[claims_from_headers],
-        exception_handlers={GatewayError: problem_response},
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _started(server, task), timeout=WAIT_SHORT, what="uvicorn started")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-
-
-async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
-    if task.done():
-        task.result()
-        raise AssertionError("uvicorn exited during start-up")
-    return bool(server.started)
+    app = Litestar(route_handlers=[metrics_router(ctx, sampler)], exception_handlers={GatewayError: problem_response})
+    async with (
+        serve_asgi(with_claims(app, claims_from_headers), stop_timeout=10) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        yield client
 
 
 async def get_metrics(client: httpx.AsyncClient, ws: uuid.UUID, **params: str) -> dict[str, Any]:

@@ -7,7 +7,19 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from tests.fixtures.podman import remove_host_resources
+from wws_events.gateway import GatewayClaims
+from wws_provisioner.gateway.context import CLAIMS_KEY, GatewayContext, GatewayError, WorkspaceRef
+from wws_provisioner.runtime.base import container_name
+from wws_provisioner.runtime.fake import FakeRuntime
+from wws_provisioner.settings import ProvisionerSettings
 
 
 def podman(url: str, *args: str) -> str:
@@ -59,3 +71,69 @@ def write_run_meta(runtime_dir: Path, ws: uuid.UUID, org_id: str) -> None:
     d.mkdir(parents=True, exist_ok=True)
     meta = {"org_id": org_id, "correlation_id": str(uuid.uuid4()), "run_id": str(uuid.uuid4())}
     (d / "init.json").write_text(json.dumps(meta))
+
+
+class Notes:
+    """An ActivitySink that remembers."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[uuid.UUID, str, str]] = []
+
+    def note(self, workspace_id: uuid.UUID, org_id: str, source: str) -> None:
+        self.seen.append((workspace_id, org_id, source))
+
+
+@dataclass
+class Workspace:
+    id: uuid.UUID
+    url: str
+    """The Podman service's URL."""
+    pid: int
+
+    @property
+    def container(self) -> str:
+        return container_name(self.id)
+
+    def ps(self) -> str:
+        return podman(self.url, "exec", self.container, "ps", "-eo", "pid,args")
+
+
+@contextmanager
+def running_workspace(url: str, image: str) -> Iterator[Workspace]:
+    """One running workspace container on a host of its own, removed afterwards."""
+    host = f"t-{uuid.uuid4().hex[:10]}"
+    try:
+        ws = start_workspace(url, host, image, cpus=1.0)
+        pid = int(podman(url, "inspect", "--format", "{{.State.Pid}}", container_name(ws)).strip())
+        yield Workspace(id=ws, url=url, pid=pid)
+    finally:
+        remove_host_resources(host)
+
+
+class HostOf(GatewayContext):
+    """This host holds exactly the test's workspace."""
+
+    def __init__(self, ws: Workspace, settings: ProvisionerSettings, activity: Notes) -> None:
+        super().__init__(FakeRuntime(), settings, activity)
+        self.ws = ws
+
+    async def locate(self, workspace_id: uuid.UUID, *, need_running: bool = True) -> WorkspaceRef:
+        if workspace_id != self.ws.id:
+            raise GatewayError(404, "no such workspace on this host")
+        return WorkspaceRef(
+            workspace_id=workspace_id, container=self.ws.container, running=True, pid=self.ws.pid, home=None
+        )
+
+
+def with_claims(app: ASGIApp, claims_for: Callable[[dict[bytes, bytes]], GatewayClaims | None]) -> ASGIApp:
+    """Stands in for the gateway's token check: the claims a test chose, from the request's
+    headers (None: no claims, as for a request the check would refuse)."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            found = claims_for(dict(scope.get("headers") or []))
+            if found is not None:
+                scope[CLAIMS_KEY] = found  # type: ignore[literal-required]
+        await app(scope, receive, send)
+
+    return asgi

@@ -24,6 +24,11 @@ WEBSOCKET_HANDSHAKE = frozenset(
 """The WebSocket client library writes its own handshake."""
 
 
+def problem(status: int, detail: str) -> dict[str, Any]:
+    """An RFC 9457 problem document (every refusal on the proxy path has this shape)."""
+    return {"type": "about:blank", "title": detail, "status": status, "detail": detail}
+
+
 def _listed_in_connection(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
     named: set[bytes] = set()
     for k, v in headers:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpcore
 
-from wws_proxy.headers import passable
+from wws_proxy.headers import passable, problem
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -26,7 +26,7 @@ class ClientGone(Exception):
 
 async def send_problem(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """RFC 9457 problem details as a raw ASGI HTTP answer."""
-    body = json.dumps({"type": "about:blank", "title": detail, "status": status, "detail": detail}).encode()
+    body = json.dumps(problem(status, detail)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from wws_proxy.headers import WEBSOCKET_HANDSHAKE, passable, problem
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -32,9 +36,7 @@ async def deny_websocket(scope: Scope, send: Send, status: int, detail: str, bod
     """Refuse a WebSocket handshake with an HTTP answer when the server supports it (the
     ASGI ``websocket.http.response`` extension; uvicorn does), else with close code 4000+status."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        payload = (
-            body or json.dumps({"type": "about:blank", "title": detail, "status": status, "detail": detail}).encode()
-        )
+        payload = body or json.dumps(problem(status, detail)).encode()
         await send(
             {
                 "type": "websocket.http.response.start",
@@ -48,6 +50,32 @@ async def deny_websocket(scope: Scope, send: Send, status: int, detail: str, bod
         await send({"type": "websocket.http.response.body", "body": payload, "more_body": False})
         return
     await send({"type": "websocket.close", "code": 4000 + status if status < 1000 else 1011, "reason": detail[:120]})
+
+
+async def connect_upstream(
+    url: str,
+    scope: Scope,
+    *,
+    drop: tuple[bytes, ...] = (),
+    extra: list[tuple[bytes, bytes]] | None = None,
+    sock: socket.socket | None = None,
+) -> ClientConnection:
+    """The upstream WebSocket for the client's handshake in ``scope``: its end-to-end
+    headers (minus ``drop``; the library writes the handshake's own) plus ``extra``, its
+    subprotocols, no compression or size limit (frames pass through as they are) and no
+    pings (the two ends keep their own connection alive). With ``sock`` (already
+    connected), the URL's host is only the Host header."""
+    headers = [*passable(scope.get("headers", ()), drop=(*WEBSOCKET_HANDSHAKE, *drop)), *(extra or [])]
+    return await ws_connect(
+        url,
+        sock=sock,
+        additional_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+        subprotocols=scope.get("subprotocols") or None,
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        open_timeout=15,
+    )
 
 
 async def open_upstream(connect: Callable[[], Awaitable[ClientConnection]]) -> ClientConnection:

@@ -11,27 +11,14 @@ from typing import Any
 import httpcore
 import msgspec
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 
 from wws_api.access import WORKSPACE_ROW
 from wws_api.gatewaykeys import GatewaySigner
 from wws_api.hosts import HostRegistry
 from wws_events.gateway import TOKEN_TTL_S
-from wws_proxy import deny_websocket, forward_http, forward_ws, forwarded_headers, send_problem
-from wws_proxy.headers import passable
+from wws_proxy import connect_upstream, deny_websocket, forward_http, forward_ws, forwarded_headers, send_problem
 
 Scope = dict[str, Any]
-
-_WS_DROP = (
-    b"authorization",
-    b"cookie",
-    b"host",
-    b"sec-websocket-key",
-    b"sec-websocket-version",
-    b"sec-websocket-extensions",
-    b"sec-websocket-protocol",
-    b"x-csrf-token",
-)
 
 
 class Unreachable(Exception):
@@ -46,6 +33,14 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     org_id: str
     host_id: str
     address: str
+
+
+def _gateway_url(t: Target, path: str, scope: Scope) -> str:
+    """``/w/<workspace>/<path>`` on the target's gateway, with the client's query."""
+    query = scope.get("query_string", b"")
+    return f"{t.address.rstrip('/')}/w/{t.workspace_id}/{path.lstrip('/')}" + (
+        "?" + query.decode("latin-1") if query else ""
+    )
 
 
 class Reach:
@@ -117,10 +112,7 @@ class Reach:
         except Unreachable as exc:
             await send_problem(send, exc.status, exc.message)
             return exc.status
-        query = scope.get("query_string", b"")
-        url = f"{t.address.rstrip('/')}/w/{workspace_id}/{path.lstrip('/')}" + (
-            "?" + query.decode("latin-1") if query else ""
-        )
+        url = _gateway_url(t, path, scope)
         headers = [(b"authorization", self._token(t, subject, scope_name)), *forwarded_headers(scope, client_ip)]
         # the browser's credentials for WWS stay here: the workspace never sees them
         return await forward_http(
@@ -153,26 +145,13 @@ class Reach:
             await receive()
             await deny_websocket(scope, send, exc.status, exc.message)
             return
-        query = scope.get("query_string", b"")
-        base = t.address.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        url = f"{base}/w/{workspace_id}/{path.lstrip('/')}" + ("?" + query.decode("latin-1") if query else "")
+        url = _gateway_url(t, path, scope).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         forwarded = forwarded_headers(scope, client_ip)
-        drop = (*_WS_DROP, *(k for k, _ in forwarded))
-        extra = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in [*passable(scope.get("headers", ()), drop=drop), *forwarded]
-        ]
-        extra.append(("Authorization", self._token(t, subject, scope_name).decode()))
+        token = self._token(t, subject, scope_name)
 
         async def connect() -> ClientConnection:
-            return await ws_connect(
-                url,
-                additional_headers=extra,
-                subprotocols=scope.get("subprotocols") or None,
-                compression=None,
-                max_size=None,
-                ping_interval=None,
-                open_timeout=15,
-            )
+            # the browser's credentials for WWS stay here: the workspace never sees them
+            drop = (b"authorization", b"cookie", b"x-csrf-token", *(k for k, _ in forwarded))
+            return await connect_upstream(url, scope, drop=drop, extra=[*forwarded, (b"authorization", token)])
 
         await forward_ws(scope, receive, send, connect=connect, on_client_frame=on_client_frame)

@@ -16,6 +16,7 @@ from litestar import Request, Response
 from wws_events.gateway import GatewayClaims
 from wws_provisioner.runtime.base import WorkspaceRuntime, container_name
 from wws_provisioner.settings import ProvisionerSettings
+from wws_proxy import problem
 
 CLAIMS_KEY = "wws_claims"
 HOME_IN_CONTAINER = "/home/dev"
@@ -44,7 +45,7 @@ class WorkspaceRef(msgspec.Struct, frozen=True, kw_only=True):
 def problem_response(request: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
     """RFC 9457 problem details for a refused gateway request (the API passes them on)."""
     return Response(
-        {"type": "about:blank", "title": exc.message, "status": exc.status, "detail": exc.message},
+        problem(exc.status, exc.message),
         status_code=exc.status,
         media_type="application/problem+json",
     )

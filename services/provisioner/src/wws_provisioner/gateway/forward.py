@@ -11,14 +11,13 @@ from typing import Any, NamedTuple
 import httpcore
 from litestar.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 
 from wws_events.gateway import GatewayClaims
 from wws_provisioner.gateway import netns
 from wws_provisioner.gateway.context import GatewayContext, GatewayError, claims_of, note_use, require
 from wws_provisioner.plan import IDE_CONTAINER_PORT
-from wws_proxy import deny_websocket, forward_http, forward_ws, send_problem
-from wws_proxy.headers import header, passable
+from wws_proxy import connect_upstream, deny_websocket, forward_http, forward_ws, send_problem
+from wws_proxy.headers import header
 
 PORT_MIN, PORT_MAX = 1, 65535
 VSCODE_IDLE_FRAMES = frozenset({3, 9})
@@ -96,20 +95,9 @@ async def proxy_ws(ctx: GatewayContext, raw: dict[str, Any], receive: Any, send:
     host = header(raw, b"x-forwarded-host") or header(raw, b"host") or "localhost"
 
     async def connect() -> ClientConnection:
+        # the original host, so code-server's Origin check compares like with like
         sock = await netns.connect(pid, target.port)
-        extra = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in passable(raw.get("headers", ()), drop=_WS_DROP)]
-        # the URI's host is only the Host header (the socket is already connected): the
-        # original host, so code-server's Origin check compares like with like
-        return await ws_connect(
-            f"ws://{host}{target.path}",
-            sock=sock,
-            additional_headers=extra,
-            subprotocols=raw.get("subprotocols") or None,
-            compression=None,
-            max_size=None,
-            ping_interval=None,
-            open_timeout=15,
-        )
+        return await connect_upstream(f"ws://{host}{target.path}", raw, drop=(b"authorization",), sock=sock)
 
     def frame(data: str | bytes) -> None:
         if counts_as_work(data):
@@ -118,14 +106,6 @@ async def proxy_ws(ctx: GatewayContext, raw: dict[str, Any], receive: Any, send:
     await forward_ws(raw, receive, send, connect=connect, on_client_frame=frame)
 
 
-_WS_DROP = (
-    b"authorization",
-    b"host",
-    b"sec-websocket-key",
-    b"sec-websocket-version",
-    b"sec-websocket-extensions",
-    b"sec-websocket-protocol",
-)
 _ROUTE = re.compile(r"^/w/([0-9a-fA-F-]{36})/(ide|port/(\d{1,5}))(?=/|$)")
 
 
