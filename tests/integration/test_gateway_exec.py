@@ -13,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,15 @@ import pytest
 from litestar import Litestar
 
 from tests.fixtures.services import serve_asgi
-from tests.integration.workspace_containers import HostOf, Notes, Workspace, running_workspace, with_claims
+from tests.integration.workspace_containers import (
+    HostOf,
+    Notes,
+    Workspace,
+    header_claims,
+    running_workspace,
+    with_claims,
+)
 from tests.timeouts import WAIT_MEDIUM, WAIT_SHORT, eventually
-from wws_events.gateway import ISSUER, GatewayClaims
 from wws_provisioner.gateway.context import GatewayError, problem_response
 from wws_provisioner.gateway.exec import exec_router
 from wws_provisioner.settings import ProvisionerSettings
@@ -34,23 +40,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 ORG = "org-exec"
 PROBLEM = "application/problem+json"
-
-
-def exec_claims(ws: uuid.UUID) -> Callable[[dict[bytes, bytes]], GatewayClaims]:
-    def claims(headers: dict[bytes, bytes]) -> GatewayClaims:
-        return GatewayClaims(
-            iss=ISSUER,
-            aud="test-host",
-            sub="user:alice",
-            org=ORG,
-            ws=ws,
-            scope=headers.get(b"x-scope", b"exec").decode(),
-            iat=0,
-            exp=2**40,
-            jti=uuid.uuid4().hex,
-        )
-
-    return claims
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +75,7 @@ async def serve(ws: Workspace, runtime_dir: Path, **overrides: Any) -> AsyncIter
         route_handlers=[exec_router(HostOf(ws, settings, notes))], exception_handlers={GatewayError: problem_response}
     )
     async with (
-        serve_asgi(with_claims(app, exec_claims(ws.id))) as port,
+        serve_asgi(with_claims(app, header_claims(ws.id, org=ORG, scope="exec"))) as port,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
     ):
         yield Gateway(client=client, ws=ws, notes=notes, runtime_dir=runtime_dir)

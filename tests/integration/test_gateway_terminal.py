@@ -11,8 +11,7 @@ import contextlib
 import json
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +21,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.fixtures.services import serve_asgi
-from tests.integration.workspace_containers import HostOf, Notes, Workspace, running_workspace, with_claims
+from tests.integration.workspace_containers import (
+    HostOf,
+    Notes,
+    Workspace,
+    header_claims,
+    running_workspace,
+    with_claims,
+)
 from tests.timeouts import WAIT_MEDIUM, WAIT_SHORT, eventually
-from wws_events.gateway import ISSUER, GatewayClaims
 from wws_provisioner.gateway.context import GatewayError, problem_response
 from wws_provisioner.gateway.terminal import TerminalSessions, terminal_router
 from wws_provisioner.settings import ProvisionerSettings
@@ -33,23 +38,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 ORG = "org-term"
 USER = "user:alice"
-
-
-def terminal_claims(ws: uuid.UUID) -> Callable[[dict[bytes, bytes]], GatewayClaims]:
-    def claims(headers: dict[bytes, bytes]) -> GatewayClaims:
-        return GatewayClaims(
-            iss=ISSUER,
-            aud="test-host",
-            sub=headers.get(b"x-sub", USER.encode()).decode(),
-            org=ORG,
-            ws=ws,
-            scope=headers.get(b"x-scope", b"terminal").decode(),
-            iat=0,
-            exp=2**40,
-            jti=uuid.uuid4().hex,
-        )
-
-    return claims
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +78,7 @@ async def serve(ws: Workspace, **overrides: Any) -> AsyncIterator[Gateway]:
     ctx = HostOf(ws, settings, notes)
     sessions = TerminalSessions(settings, notes)
     app = Litestar(route_handlers=[terminal_router(ctx, sessions)], exception_handlers={GatewayError: problem_response})
-    async with serve_asgi(with_claims(app, terminal_claims(ws.id))) as port:
+    async with serve_asgi(with_claims(app, header_claims(ws.id, org=ORG, scope="terminal", sub=USER))) as port:
         gw = Gateway(url=f"ws://127.0.0.1:{port}", ws=ws, sessions=sessions, notes=notes)
         try:
             yield gw

@@ -15,7 +15,7 @@ from pathlib import Path
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from tests.fixtures.podman import remove_host_resources
-from wws_events.gateway import GatewayClaims
+from wws_events.gateway import ISSUER, GatewayClaims
 from wws_provisioner.gateway.context import CLAIMS_KEY, GatewayContext, GatewayError, WorkspaceRef
 from wws_provisioner.runtime.base import container_name
 from wws_provisioner.runtime.fake import FakeRuntime
@@ -137,3 +137,25 @@ def with_claims(app: ASGIApp, claims_for: Callable[[dict[bytes, bytes]], Gateway
         await app(scope, receive, send)
 
     return asgi
+
+
+def header_claims(
+    ws: uuid.UUID, *, org: str, scope: str, sub: str = "user:alice"
+) -> Callable[[dict[bytes, bytes]], GatewayClaims]:
+    """Claims for ``ws``, with the scope and subject a request's ``x-scope`` / ``x-sub``
+    headers ask for (defaults: ``scope``, ``sub``)."""
+
+    def claims(headers: dict[bytes, bytes]) -> GatewayClaims:
+        return GatewayClaims(
+            iss=ISSUER,
+            aud="test-host",
+            sub=headers.get(b"x-sub", sub.encode()).decode(),
+            org=org,
+            ws=ws,
+            scope=headers.get(b"x-scope", scope.encode()).decode(),
+            iat=0,
+            exp=2**40,
+            jti=uuid.uuid4().hex,
+        )
+
+    return claims
